@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ModelsStoreConfig(AppConfig):
+    name = "models_store"

@@ -1,0 +1,59 @@
+"""Building blocks shared by every app's API: the base view, strict input, documented errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from ncrsh_site.throttling import ThrottleFirstMixin
+
+
+class SwarmApi(ThrottleFirstMixin, APIView):
+    """Base of the API's views."""
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that rejects keys it does not know, so a typo is an error, not a default."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+_ERROR = inline_serializer(
+    name="Error",
+    fields={
+        "error": inline_serializer(
+            name="ErrorBody",
+            fields={
+                "code": serializers.IntegerField(help_text="1001-1005 for the spec's errors, else the HTTP status"),
+                "message": serializers.CharField(help_text="e.g. NODE_NOT_FOUND, VALIDATION_ERROR"),
+                "detail": serializers.JSONField(help_text="text, or field errors for VALIDATION_ERROR"),
+            },
+        )
+    },
+)
+
+_DESCRIPTIONS = {
+    400: "Invalid input (VALIDATION_ERROR with field details, or PARSE_ERROR)",
+    401: "Missing, invalid or expired token",
+    403: "Authenticated but not allowed (staff only)",
+    404: "Not found (NODE_NOT_FOUND 1001 for nodes)",
+    409: "Conflict (TRAINING_IN_PROGRESS 1002, CONSENSUS_FAILED 1003)",
+    415: "Unsupported media type: send application/json",
+    422: "MODEL_CORRUPT 1004",
+    429: "Rate limited; see Retry-After",
+    503: "NETWORK_PARTITION 1005",
+}
+
+
+def error_responses(*statuses: int, anonymous: bool = False) -> dict[int, OpenApiResponse]:
+    """Schema entries for an operation's errors; 401 and 429 come with every authenticated one."""
+    codes = {*statuses, 429} if anonymous else {*statuses, 401, 429}
+    return {code: OpenApiResponse(_ERROR, description=_DESCRIPTIONS[code]) for code in sorted(codes)}

@@ -1,0 +1,101 @@
+"""One error format for the whole API: ``{"error": {"code", "message", "detail"}}``.
+
+The spec's domain errors carry codes 1001-1005; every other error carries its HTTP status as
+its code and a stable upper-case message (VALIDATION_ERROR, NOT_AUTHENTICATED, RATE_LIMITED…).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class SwarmError(exceptions.APIException):
+    """A domain error of the spec's table; ``error_code`` and ``message`` are part of the contract."""
+
+    error_code: int
+    message: str
+
+
+class NodeNotFound(SwarmError):
+    status_code = status.HTTP_404_NOT_FOUND
+    error_code, message = 1001, "NODE_NOT_FOUND"
+    default_detail = "Specified node ID not found."
+
+
+class TrainingInProgress(SwarmError):
+    status_code = status.HTTP_409_CONFLICT
+    error_code, message = 1002, "TRAINING_IN_PROGRESS"
+    default_detail = "Cannot start training: a session is active."
+
+
+class ConsensusFailed(SwarmError):
+    status_code = status.HTTP_409_CONFLICT
+    error_code, message = 1003, "CONSENSUS_FAILED"
+    default_detail = "Consensus protocol failed."
+
+
+class ModelCorrupt(SwarmError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    error_code, message = 1004, "MODEL_CORRUPT"
+    default_detail = "Model checkpoint corrupted."
+
+
+class NetworkPartition(SwarmError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    error_code, message = 1005, "NETWORK_PARTITION"
+    default_detail = "Network partition detected."
+
+
+_MESSAGES = {"invalid": "VALIDATION_ERROR", "throttled": "RATE_LIMITED", "token_not_valid": "TOKEN_NOT_VALID"}
+
+
+def error_body(code: int, message: str, detail: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+def _detail(exc: exceptions.APIException) -> Any:
+    detail = exc.detail
+    if isinstance(exc, exceptions.ValidationError):
+        return detail
+    # simplejwt wraps its reason as {"detail": …, "code": …, "messages": […]}.
+    if isinstance(detail, dict) and "detail" in detail:
+        return str(detail["detail"])
+    return detail if isinstance(detail, list | dict) else str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response(
+            error_body(500, "INTERNAL_ERROR", "The server failed to handle this request."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if isinstance(exc, SwarmError):
+        response.data = error_body(exc.error_code, exc.message, str(exc.detail))
+        return response
+    api_exc = exc if isinstance(exc, exceptions.APIException) else None
+    if api_exc is None:  # Http404 / PermissionDenied, converted by DRF's handler
+        message = "NOT_FOUND" if response.status_code == 404 else "PERMISSION_DENIED"
+        response.data = error_body(response.status_code, message, str(response.data.get("detail", "")))
+        return response
+    code = str(api_exc.default_code)
+    response.data = error_body(response.status_code, _MESSAGES.get(code, code.upper()), _detail(api_exc))
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """Django's 404 for URLs no view matches, in the API's format."""
+    return JsonResponse(error_body(404, "NOT_FOUND", f"No endpoint at {request.path}."), status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body(500, "INTERNAL_ERROR", "The server failed to handle this request."), status=500)

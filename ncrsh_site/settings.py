@@ -1,0 +1,282 @@
+"""Django settings, read from the environment and the optional YAML file (see config.py).
+
+Embedded default (no variables set): SQLite, local-memory cache, in-memory channel layer,
+everything under the state folder ``NCRSH_HOME`` (default ``./var``).
+Fleet: ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (cache, Celery broker, channel layer).
+``NCRSH_ENV=production`` turns on the deployment checks and refuses unsafe settings.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from ncrsh_site.config import ConfigError, env_bool, env_secret, load_config, parse_choice, parse_duration
+from ncrsh_site.keys import create_keypair, load_keypair
+
+ENV = os.environ
+CONFIG = load_config(ENV)
+
+NCRSH_ENV = parse_choice("NCRSH_ENV", ENV.get("NCRSH_ENV") or "development", ("development", "production"))
+PRODUCTION = NCRSH_ENV == "production"
+NCRSH_HOME = Path(ENV.get("NCRSH_HOME") or "var").resolve()
+NCRSH_HOME.mkdir(parents=True, exist_ok=True)
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool(ENV, "NCRSH_DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ConfigError("NCRSH_DEBUG: must be false when NCRSH_ENV=production")
+
+
+def _secret_key() -> str:
+    key = env_secret(ENV, "NCRSH_SECRET_KEY")
+    if key is not None:
+        if PRODUCTION and (len(key) < 50 or len(set(key)) < 5):
+            raise ConfigError("NCRSH_SECRET_KEY: must be at least 50 random characters in production")
+        return key
+    if PRODUCTION:
+        raise ConfigError("NCRSH_SECRET_KEY: required when NCRSH_ENV=production (or NCRSH_SECRET_KEY_FILE)")
+    path = NCRSH_HOME / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+
+def _hosts(name: str) -> list[str]:
+    return [h.strip() for h in ENV.get(name, "").split(",") if h.strip()]
+
+
+ALLOWED_HOSTS = _hosts("NCRSH_ALLOWED_HOSTS")
+if not ALLOWED_HOSTS:
+    if PRODUCTION:
+        raise ConfigError("NCRSH_ALLOWED_HOSTS: required when NCRSH_ENV=production (comma-separated)")
+    ALLOWED_HOSTS = ["*"]
+CSRF_TRUSTED_ORIGINS = _hosts("NCRSH_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "django_prometheus",
+    "channels",
+    # django_ratelimit is used as a library only: its app's system check knows no Django
+    # built-in Redis cache and would warn on the fleet settings.
+    "nodes",
+    "training",
+    "consensus",
+    "models_store",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ncrsh_site.throttling.RateLimitHeadersMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "ncrsh_site.urls"
+ASGI_APPLICATION = "ncrsh_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = ENV.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A down database must fail the readiness probe quickly, not hang it.
+        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(NCRSH_HOME / "db.sqlite3"),
+            # WAL and immediate transactions let the embedded server's threads write without
+            # "database is locked" errors.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache (rate limits), Celery broker, channel layer --------------------------------
+REDIS_URL = ENV.get("REDIS_URL", "")
+CACHE_KEY_PREFIX = ENV.get("NCRSH_CACHE_PREFIX") or "ncrsh"
+CACHES: dict[str, dict[str, Any]]
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+
+def _jwt_keys() -> tuple[str, str]:
+    private = Path(ENV.get("NCRSH_JWT_PRIVATE_KEY_FILE") or NCRSH_HOME / "keys" / "jwt_private.pem")
+    public = Path(ENV.get("NCRSH_JWT_PUBLIC_KEY_FILE") or NCRSH_HOME / "keys" / "jwt_public.pem")
+    if not PRODUCTION and not private.exists() and not public.exists():
+        create_keypair(private, public)
+    return load_keypair(private, public, CONFIG.jwt_key_passphrase)
+
+
+JWT_PRIVATE_KEY, JWT_PUBLIC_KEY = _jwt_keys()
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    "SIGNING_KEY": JWT_PRIVATE_KEY,
+    "VERIFYING_KEY": JWT_PUBLIC_KEY,
+    "ISSUER": ENV.get("NCRSH_JWT_ISSUER") or "ncrsh-swarm",
+    "AUDIENCE": ENV.get("NCRSH_JWT_AUDIENCE") or "ncrsh-swarm-api",
+    "ACCESS_TOKEN_LIFETIME": CONFIG.token_expiry,
+    "REFRESH_TOKEN_LIFETIME": max(
+        parse_duration("NCRSH_REFRESH_TOKEN_EXPIRY", ENV.get("NCRSH_REFRESH_TOKEN_EXPIRY") or "7d"),
+        CONFIG.token_expiry,
+    ),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that a request without credentials gets 401 with WWW-Authenticate: Bearer.
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["ncrsh_site.throttling.SwarmRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "ncrsh_site.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Requests per minute; see ncrsh_site/throttling.py.
+RATE_LIMITS = {
+    "anonymous": CONFIG.rate_limit_anonymous,
+    "authenticated": CONFIG.rate_limit_authenticated,
+    "training": CONFIG.rate_limit_training,
+}
+# A cache outage must not lock every client out; /health/ready reports it instead.
+RATELIMIT_FAIL_OPEN = True
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ncrsh-Swarm API",
+    "DESCRIPTION": "Cooperative training of transformer language models across many machines.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- CORS -----------------------------------------------------------------------------------
+CORS_ALLOWED_ORIGINS = CONFIG.cors_origins if CONFIG.cors_enabled else []
+CORS_ALLOW_METHODS = CONFIG.cors_methods
+CORS_ALLOW_HEADERS = CONFIG.cors_headers
+
+# --- Static files (admin, browsable API, Swagger UI), served by WhiteNoise ------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = NCRSH_HOME / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Security (production) ------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool(ENV, "NCRSH_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health(/|$)", r"^metrics$"]
+if env_bool(ENV, "NCRSH_TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_HSTS_SECONDS = int(timedelta(days=365).total_seconds()) if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "ncrsh_site.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CONFIG.log_format}},
+    "root": {"handlers": ["console"], "level": CONFIG.log_level},
+}

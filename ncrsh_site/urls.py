@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ncrsh_site import health
+from ncrsh_site.auth import LoginApi, RefreshApi
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("auth/login", LoginApi.as_view(), name="auth-login"),
+    path("auth/refresh", RefreshApi.as_view(), name="auth-refresh"),
+    path("", include("nodes.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+    path("health", health.health, name="health"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("", include("django_prometheus.urls")),
+]
+
+handler404 = "ncrsh_site.errors.not_found"
+handler500 = "ncrsh_site.errors.server_error"

@@ -1,0 +1,1 @@
+"""ncrsh-Swarm: cooperative training of transformer language models across many machines."""

@@ -1,0 +1,52 @@
+"""The ``ncrsh`` command. Server-side commands load Django only when they run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ncrsh_site.settings")
+    import django
+
+    from ncrsh_site.config import ConfigError
+
+    try:
+        django.setup()
+    except ConfigError as exc:
+        raise SystemExit(f"ncrsh: configuration error: {exc}") from None
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Migrate, create the admin user if missing, and serve the API with daphne."""
+    _setup_django()
+    from daphne.cli import CommandLineInterface
+    from django.conf import settings
+
+    from ncrsh_site import bootstrap
+
+    bootstrap.migrate(sys.stdout)
+    bootstrap.ensure_admin(sys.stdout)
+    host = args.host or settings.CONFIG.host
+    port = args.port or settings.CONFIG.port
+    database = "PostgreSQL" if settings.DATABASE_URL else f"SQLite at {settings.DATABASES['default']['NAME']}"
+    layers = "Redis" if settings.REDIS_URL else "in-memory cache and channel layer"
+    print(f"ncrsh-Swarm ({settings.NCRSH_ENV}) on http://{host}:{port}  [{database}; {layers}]", flush=True)
+    CommandLineInterface().run(["-b", host, "-p", str(port), "ncrsh_site.asgi:application"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ncrsh", description="ncrsh-Swarm: cooperative training across machines")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve_parser = commands.add_parser("serve", help="run the API server (migrates and creates the admin first)")
+    serve_parser.add_argument("--host", help="address to bind (default: api.host, 0.0.0.0)")
+    serve_parser.add_argument("--port", type=int, help="port (default: NCRSH_PORT or api.port, 8080)")
+    serve_parser.set_defaults(handler=serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.handler(args)

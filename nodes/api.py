@@ -1,0 +1,165 @@
+"""Node Management (spec): list, create, get, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from nodes import selectors, services
+from nodes.models import NodeStatus
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    message = "Only staff users may create or remove nodes."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+# --- Config (request) --------------------------------------------------------------------------
+class ModelConfigSerializer(StrictSerializer):
+    hidden_size = serializers.IntegerField(min_value=8, max_value=16384, default=512)
+    num_layers = serializers.IntegerField(min_value=1, max_value=256, default=6)
+    num_heads = serializers.IntegerField(min_value=1, max_value=256, default=8)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["hidden_size"] % attrs["num_heads"]:
+            raise serializers.ValidationError(
+                {"hidden_size": [f"must be divisible by num_heads ({attrs['num_heads']})."]}
+            )
+        return attrs
+
+
+class NetworkConfigSerializer(StrictSerializer):
+    port = serializers.IntegerField(min_value=1, max_value=65535, default=8080)
+    max_peers = serializers.IntegerField(min_value=1, max_value=4096, default=10)
+
+
+class NodeConfigSerializer(StrictSerializer):
+    model_config = ModelConfigSerializer(required=False)
+    network_config = NetworkConfigSerializer(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A missing section takes its defaults, so the stored config is always complete.
+        for name in ("model_config", "network_config"):
+            if name not in attrs:
+                section = self.fields[name]
+                attrs[name] = section.run_validation({})
+        return attrs
+
+
+# --- Node (response) ---------------------------------------------------------------------------
+class PerformanceSerializer(serializers.Serializer):
+    training_speed = serializers.FloatField(allow_null=True)
+    memory_usage = serializers.FloatField(allow_null=True)
+    network_latency = serializers.FloatField(allow_null=True, help_text="milliseconds")
+
+
+class NodeOutputSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    address = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=NodeStatus.choices)
+    model_hash = serializers.CharField(allow_null=True)
+    last_seen = serializers.DateTimeField(allow_null=True)
+    performance = PerformanceSerializer(source="*")
+
+
+class NodeDetailOutputSerializer(NodeOutputSerializer):
+    config = NodeConfigSerializer()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class NodeListQuerySerializer(StrictSerializer):
+    status = serializers.CharField(required=False, help_text=f"comma-separated: {', '.join(NodeStatus.values)}")
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+    def validate_status(self, value: str) -> list[str]:
+        wanted = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = [part for part in wanted if part not in NodeStatus.values]
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown status {', '.join(unknown)}; expected one of {', '.join(NodeStatus.values)}."
+            )
+        return wanted
+
+
+class NodeListOutputSerializer(serializers.Serializer):
+    nodes = NodeOutputSerializer(many=True)
+    total = serializers.IntegerField(help_text="nodes matching the filter")
+    active = serializers.IntegerField(help_text="of those, alive (active, training or idle)")
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class NodeCreateInputSerializer(StrictSerializer):
+    config = NodeConfigSerializer(required=False)
+
+
+def _page_url(request: Request, offset: int | None) -> str | None:
+    if offset is None:
+        return None
+    query = request.query_params.copy()
+    query["offset"] = str(offset)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+class NodeCollectionApi(SwarmApi):
+    permission_classes = (permissions.IsAuthenticated, IsStaffOrReadOnly)
+
+    @extend_schema(
+        operation_id="nodes_list",
+        parameters=[NodeListQuerySerializer],
+        responses={200: NodeListOutputSerializer, **error_responses(400)},
+    )
+    def get(self, request: Request) -> Response:
+        query = NodeListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
+        nodes = selectors.node_list(statuses=query.validated_data.get("status", ()))
+        total, active = selectors.node_counts(nodes)
+        page = nodes[offset : offset + limit]
+        body = {
+            "nodes": NodeOutputSerializer(page, many=True).data,
+            "total": total,
+            "active": active,
+            "limit": limit,
+            "offset": offset,
+            "next": _page_url(request, offset + limit if offset + limit < total else None),
+            "previous": _page_url(request, max(0, offset - limit) if offset > 0 else None),
+        }
+        return Response(body)
+
+    @extend_schema(
+        operation_id="nodes_create",
+        request=NodeCreateInputSerializer,
+        responses={201: NodeDetailOutputSerializer, **error_responses(400, 403, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        body = NodeCreateInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        config = body.validated_data.get("config") or NodeConfigSerializer().run_validation({})
+        node = services.node_create(config=config)
+        return Response(NodeDetailOutputSerializer(node).data, status=status.HTTP_201_CREATED)
+
+
+class NodeDetailApi(SwarmApi):
+    permission_classes = (permissions.IsAuthenticated, IsStaffOrReadOnly)
+
+    @extend_schema(operation_id="nodes_retrieve", responses={200: NodeDetailOutputSerializer, **error_responses(404)})
+    def get(self, request: Request, node_id: str) -> Response:
+        return Response(NodeDetailOutputSerializer(selectors.node_get(node_id=node_id)).data)
+
+    @extend_schema(operation_id="nodes_destroy", responses={204: None, **error_responses(403, 404)})
+    def delete(self, request: Request, node_id: str) -> Response:
+        services.node_delete(node_id=node_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class NodesConfig(AppConfig):
+    name = "nodes"
+    verbose_name = "Swarm nodes"
+
+    def ready(self) -> None:
+        from prometheus_client import REGISTRY
+
+        from nodes.metrics import NodeCountCollector
+
+        REGISTRY.register(NodeCountCollector())

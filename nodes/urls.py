@@ -1,0 +1,8 @@
+from django.urls import path
+
+from nodes.api import NodeCollectionApi, NodeDetailApi
+
+urlpatterns = [
+    path("nodes", NodeCollectionApi.as_view(), name="nodes"),
+    path("nodes/<str:node_id>", NodeDetailApi.as_view(), name="node-detail"),
+]

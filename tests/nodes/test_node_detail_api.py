@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from nodes.models import Node
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_returns_the_node_with_its_full_config(member_client: APIClient) -> None:
+    config = {
+        "model_config": {"hidden_size": 64, "num_layers": 2, "num_heads": 4},
+        "network_config": {"port": 9000, "max_peers": 3},
+    }
+    node = Node.objects.create(config=config)
+    body = member_client.get(f"/api/v1/nodes/{node.id}").json()
+    assert body["id"] == node.id
+    assert body["config"] == config
+    assert set(body) >= {"address", "status", "model_hash", "last_seen", "performance", "created_at"}
+
+
+def test_an_unknown_node_is_404_with_code_1001(member_client: APIClient) -> None:
+    response = member_client.get("/api/v1/nodes/node_00000000")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": 1001, "message": "NODE_NOT_FOUND", "detail": "No node with id 'node_00000000'."}
+    }
+
+
+def test_staff_deletes_a_node(staff_client: APIClient) -> None:
+    node = Node.objects.create()
+    assert staff_client.delete(f"/api/v1/nodes/{node.id}").status_code == 204
+    assert not Node.objects.filter(id=node.id).exists()
+    assert staff_client.delete(f"/api/v1/nodes/{node.id}").json()["error"]["code"] == 1001
+
+
+def test_a_non_staff_user_may_not_delete_nodes(member_client: APIClient) -> None:
+    node = Node.objects.create()
+    assert member_client.delete(f"/api/v1/nodes/{node.id}").status_code == 403
+    assert Node.objects.filter(id=node.id).exists()

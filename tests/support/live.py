@@ -1,0 +1,108 @@
+"""Start real ``ncrsh serve`` (daphne) processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "correct-horse-battery-staple"
+NCRSH = str(Path(sys.executable).with_name("ncrsh"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.process, self.port, self.log = process, port, log
+        self.url = f"http://127.0.0.1:{port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def login(self, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> str:
+        response = httpx.post(f"{self.url}/api/v1/auth/login", json={"username": username, "password": password})
+        response.raise_for_status()
+        return str(response.json()["access"])
+
+
+@contextmanager
+def fresh_database(home: Path) -> Iterator[dict[str, str]]:
+    """A database of the test's own: a new PostgreSQL database when DATABASE_URL names one
+    (dropped afterwards), otherwise SQLite under the server's state folder."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield {"DATABASE_URL": ""}
+        return
+    name = f"ncrsh_live_{secrets.token_hex(4)}"
+    parts = urlsplit(url)
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}"))}
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NCRSH_")}
+    env.update(
+        NCRSH_HOME=str(home),
+        NCRSH_ADMIN_USERNAME=ADMIN_USERNAME,
+        NCRSH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        NCRSH_CACHE_PREFIX=f"test-{secrets.token_hex(4)}",
+        REDIS_URL="",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def live_server(env: Mapping[str, str], *, timeout: float = 90.0) -> Iterator[LiveServer]:
+    port = free_port()
+    log = Path(env["NCRSH_HOME"]) / f"server-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [NCRSH, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(process, port, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")
+            try:
+                if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not come up in {timeout}s:\n{server.output()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,26 @@
+"""Real services for tests. Outside CI a missing service skips the test; in CI (CI=true) it fails."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def missing(what: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is required in CI but is not available", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+def redis_url() -> str:
+    """REDIS_URL, or the local default when a Redis answers there."""
+    url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        missing(f"Redis at {url}")
+    return url
