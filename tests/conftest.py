@@ -5,12 +5,13 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limit_counters(settings: pytest.FixtureRequest) -> None:
+def _fresh_rate_limit_counters(settings: Settings) -> None:
     # Each test counts from zero, without flushing a cache that other processes may share.
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{secrets.token_hex(6)}:"
 

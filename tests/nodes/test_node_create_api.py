@@ -49,7 +49,9 @@ def test_missing_config_sections_take_the_defaults(staff_client: APIClient) -> N
         ({"network_config": {"prot": 8080}}, ("network_config", "prot")),
     ],
 )
-def test_bad_config_names_the_field(staff_client: APIClient, config: dict[str, Any], field_path: tuple[str, str]) -> None:
+def test_bad_config_names_the_field(
+    staff_client: APIClient, config: dict[str, Any], field_path: tuple[str, str]
+) -> None:
     response = staff_client.post(URL, {"config": config}, format="json")
     assert response.status_code == 400
     error = response.json()["error"]

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from nodes.models import Node, NodeStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def _gauge(text: str, name: str) -> float:
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} missing from /metrics"
+    return float(match.group(1))
+
+
+def test_node_gauges_follow_the_database() -> None:
+    before = Client().get("/metrics").content.decode()
+    assert (_gauge(before, "swarm_nodes_total"), _gauge(before, "swarm_nodes_active")) == (0, 0)
+    Node.objects.create(status=NodeStatus.ACTIVE)
+    Node.objects.create(status=NodeStatus.TRAINING)
+    Node.objects.create(status=NodeStatus.OFFLINE)
+    after = Client().get("/metrics").content.decode()
+    assert (_gauge(after, "swarm_nodes_total"), _gauge(after, "swarm_nodes_active")) == (3, 2)
+    assert "# TYPE swarm_nodes_total gauge" in after
