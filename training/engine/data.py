@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import socket
 import sysconfig
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ def _read_files(paths: Sequence[Path], spec: str, max_bytes: int) -> bytes:
             break
     if total == 0:
         raise DatasetUnavailable(f"{spec}: the files hold no text")
-    return b"\n".join(chunks)
+    return b"\n".join(chunks)[:max_bytes]
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
@@ -80,19 +81,34 @@ def _pystdlib_paths() -> list[Path]:
     return [p for p in sorted(stdlib.rglob("*.py")) if not set(p.relative_to(stdlib).parts) & set(skip)]
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _huggingface(spec: str, name: str, max_bytes: int) -> bytes:
     try:
         import datasets
+        from huggingface_hub import constants as hub_constants
     except ImportError:
         raise DatasetUnavailable(f"{spec}: install the 'datasets' package (pip install ncrsh-swarm[hf])") from None
     path, _, config = name.partition("/")
-    # Offline first (the local cache), so a machine without network fails fast instead of retrying.
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
+    if "/" in config:  # org/name/config
+        path, config = f"{path}/{config.split('/')[0]}", config.split("/", 1)[1]
+    # The local cache first, offline; the network only when it answers: never a hang of retries.
+    offline = not _hub_reachable()
+    saved = datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = hub_constants.HF_HUB_OFFLINE = offline
     try:
-        dataset = datasets.load_dataset(path, config or None, split="train", download_mode="reuse_cache_if_exists")
-    except Exception as exc:
-        raise DatasetUnavailable(f"{spec}: not in the local cache and not downloadable: {exc}") from None
+        dataset = datasets.load_dataset(path, config or None, split="train")
+    except Exception as exc:  # noqa: BLE001 - datasets raises many unrelated types for "not here"
+        where = "not in the local cache, and the hub is unreachable" if offline else "cannot be loaded"
+        raise DatasetUnavailable(f"{spec}: {where}: {exc}") from None
+    finally:
+        datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE = saved
     column = next((c for c in ("text", "content") if c in dataset.column_names), None)
     if column is None:
         raise DatasetUnavailable(f"{spec}: no 'text' column (columns: {', '.join(dataset.column_names)})")

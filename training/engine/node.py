@@ -131,6 +131,17 @@ class _Probe:
         return evaluate(self.model, self.batch, device=self.device)[0]
 
 
+def node_batches(spec: NodeSpec, corpus: Corpus) -> Batches:
+    """The node's training batches: its own shard, in an order fixed by the seed and its rank."""
+    rank = spec.members.index(spec.node_id)
+    return Batches(
+        corpus.shard(rank, len(spec.members)),
+        batch_size=spec.train.batch_size,
+        seq_len=spec.model.seq_len,
+        seed=spec.train.seed * 1009 + rank + 1,
+    )
+
+
 def train_node(
     spec: NodeSpec,
     *,
@@ -143,17 +154,12 @@ def train_node(
 ) -> NodeResult:
     device = device or torch.device("cpu")
     reporter = reporter or NullReporter()
-    rank, world = spec.members.index(spec.node_id), len(spec.members)
+    rank = spec.members.index(spec.node_id)
     model = build_model(spec.model, seed=spec.train.seed)
     if initial_state is not None:
         model.load_state_dict(initial_state)
     model.to(device)
-    batches = Batches(
-        corpus.shard(rank, world),
-        batch_size=spec.train.batch_size,
-        seq_len=spec.model.seq_len,
-        seed=spec.train.seed * 1009 + rank + 1,
-    )
+    batches = node_batches(spec, corpus)
     val = validation_batches(
         corpus.val, batch_size=spec.train.batch_size, seq_len=spec.model.seq_len, max_batches=spec.train.eval_batches
     )
