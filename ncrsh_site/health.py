@@ -63,7 +63,7 @@ def ready(request: HttpRequest) -> JsonResponse:
         started = time.perf_counter()
         try:
             check()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of a dependency means "not ready"
             logger.warning("readiness check %s failed: %s", name, exc)
             results[name] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
         else:

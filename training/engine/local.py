@@ -41,7 +41,7 @@ def run_local_swarm(
                 should_stop=should_stop,
                 initial_state=initial_state,
             )
-        except BaseException as exc:  # re-raised in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(spec,), name=spec.node_id) for spec in specs]
