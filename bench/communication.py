@@ -1,0 +1,83 @@
+"""sync_sgd vs cooperative_sgd vs diloco on wikitext-2 (valid split, cut into train/val):
+4 nodes, the same token budget for each strategy; final validation loss and bytes exchanged
+per node. Target: diloco within 5% of sync_sgd's loss with at least 100x fewer bytes.
+
+    python bench/communication.py [--steps 1000] [--local-steps 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from bench._common import SHARED_DATA, print_table, write_results
+from training.engine.data import Corpus, load_bytes
+from training.engine.local import run_local_swarm
+from training.engine.model import tiny
+from training.engine.node import NodeSpec
+from training.engine.strategies import make_strategy
+from training.engine.trainer import TrainConfig
+from training.engine.voting import Policy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=1000, help="inner steps per node (the token budget)")
+    parser.add_argument("--local-steps", type=int, default=100, help="H for cooperative_sgd and diloco")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--outer-lr", type=float, default=None, help="diloco's outer lr (default 0.7)")
+    parser.add_argument("--outer-momentum", type=float, default=None, help="diloco's momentum (default 0.9)")
+    parser.add_argument("--strategies", default="sync_sgd,cooperative_sgd,diloco")
+    args = parser.parse_args()
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    corpus = Corpus.from_bytes(load_bytes("file:wikitext-2/valid.txt", data_roots=[SHARED_DATA]))
+    members = tuple(f"node_{i}" for i in range(args.nodes))
+    train = TrainConfig(batch_size=args.batch_size, max_steps=args.steps, learning_rate=args.lr, log_every=10**9)
+    # Voting costs compute, not bytes worth counting: the comparison is of the strategies alone.
+    policy = Policy(check_loss=False)
+    rows: list[list[object]] = []
+    results: dict[str, dict[str, float]] = {}
+    for name in args.strategies.split(","):
+        knobs = {} if name == "sync_sgd" else {"local_steps": args.local_steps}
+        if name == "diloco":
+            knobs |= {"outer_lr": args.outer_lr, "outer_momentum": args.outer_momentum}
+        strategy = make_strategy(name, **knobs)
+        specs = [NodeSpec(m, members, tiny(), train, strategy, policy) for m in members]
+        started = time.perf_counter()
+        nodes = run_local_swarm(specs, corpus=corpus)
+        seconds = time.perf_counter() - started
+        sent = sum(n.bytes_sent for n in nodes) / len(nodes)
+        received = sum(n.bytes_received for n in nodes) / len(nodes)
+        results[name] = {
+            "val_loss": nodes[0].val_loss,
+            "bytes_sent_per_node": sent,
+            "bytes_received_per_node": received,
+            "rounds": len(nodes[0].rounds),
+            "seconds": seconds,
+            "local_steps": strategy.local_steps,
+            "outer_lr": strategy.outer_lr,
+            "outer_momentum": strategy.outer_momentum,
+        }
+        rows.append([name, strategy.local_steps, len(nodes[0].rounds), nodes[0].val_loss, sent / 1e6, received / 1e6])
+        print(
+            f"{name}: val loss {nodes[0].val_loss:.4f}, {sent / 1e6:.1f} MB sent per node, {seconds:.0f}s", flush=True
+        )
+    print()
+    print_table(["strategy", "H", "rounds", "val loss", "MB sent/node", "MB recv/node"], rows)
+    if "sync_sgd" in results and "diloco" in results:
+        sync, diloco = results["sync_sgd"], results["diloco"]
+        loss_ratio = diloco["val_loss"] / sync["val_loss"]
+        bytes_ratio = sync["bytes_sent_per_node"] / diloco["bytes_sent_per_node"]
+        print(f"\ndiloco / sync_sgd validation loss: {loss_ratio:.3f} (target <= 1.05)")
+        print(f"sync_sgd / diloco bytes sent:      {bytes_ratio:.0f}x (target >= 100x)")
+        results["diloco_vs_sync"] = {"loss_ratio": loss_ratio, "bytes_ratio": bytes_ratio}
+    write_results("communication", {"args": vars(args), "results": results})
+
+
+if __name__ == "__main__":
+    main()

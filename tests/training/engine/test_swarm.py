@@ -1,0 +1,138 @@
+"""Whole swarms of tiny models on wikitext-2, as threads, over both exchanges."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from training.engine.aggregation import AggregatorConfig
+from training.engine.data import Corpus, validation_batches
+from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
+from training.engine.local import run_local_swarm
+from training.engine.model import build_model, tiny
+from training.engine.node import NodeResult, NodeSpec, node_batches, train_node
+from training.engine.strategies import make_strategy
+from training.engine.trainer import TrainConfig, Trainer, evaluate
+from training.engine.voting import Policy
+
+TWO = ("node_a", "node_b")
+FOUR = ("node_a", "node_b", "node_c", "node_d")
+
+
+def _specs(members: tuple[str, ...], train: TrainConfig, strategy: str, **kw: object) -> list[NodeSpec]:
+    h = kw.pop("local_steps", None)
+    policy = kw.pop("policy", Policy(check_loss=False))
+    faults = kw.pop("faults", {})
+    assert isinstance(faults, dict)
+    session = f"{strategy}-{secrets.token_hex(3)}"  # round keys must not meet another run's
+    return [
+        NodeSpec(m, members, tiny(), train, make_strategy(strategy, local_steps=h), policy, session, faults.get(m))  # type: ignore[arg-type]
+        for m in members
+    ]
+
+
+def _assert_identical_after_every_round(results: list[NodeResult]) -> None:
+    rounds = {len(r.rounds) for r in results}
+    assert len(rounds) == 1
+    for i in range(rounds.pop()):
+        assert len({r.rounds[i].model_hash for r in results}) == 1, f"nodes differ after round {i}"
+    assert len({r.model_hash for r in results}) == 1
+
+
+def test_loss_falls_on_wikitext(wikitext: Corpus) -> None:
+    train = TrainConfig(batch_size=8, max_steps=150, learning_rate=3e-3, log_every=50)
+    spec = _specs(("solo",), train, "cooperative_sgd", local_steps=50)[0]
+    initial = evaluate(
+        build_model(tiny(), seed=0),
+        validation_batches(wikitext.val, batch_size=8, seq_len=64, max_batches=8),
+        device=torch.device("cpu"),
+    )[0]
+    result = train_node(spec, corpus=wikitext, exchange=InMemoryExchange(MemoryStore()))
+    assert initial > 5.0
+    assert result.val_loss < initial - 2.0
+
+
+def test_sync_sgd_on_n_nodes_is_one_node_on_the_n_times_batch(
+    wikitext: Corpus, exchange_factory: Callable[[], Exchange]
+) -> None:
+    train = TrainConfig(batch_size=4, max_steps=6, learning_rate=3e-3, warmup_steps=2)
+    specs = _specs(TWO, train, "sync_sgd")
+    results = run_local_swarm(specs, corpus=wikitext, exchange_factory=exchange_factory)
+    _assert_identical_after_every_round(results)
+
+    reference = build_model(tiny(), seed=train.seed)
+    trainer = Trainer(reference, train, total_steps=6, device=torch.device("cpu"))
+    streams = [node_batches(spec, wikitext) for spec in specs]
+    for _ in range(6):
+        batches = [stream.next() for stream in streams]
+        trainer.forward_backward(torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches]))
+        trainer.step()
+    for name, tensor in reference.state_dict().items():
+        torch.testing.assert_close(results[0].state[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_cooperative_sgd_with_h_1_is_sync_sgd(wikitext: Corpus, exchange_factory: Callable[[], Exchange]) -> None:
+    # Exact when the inner optimizer is linear in the gradient (SGD with momentum, no clipping):
+    # averaging the weights after one step equals one step on the averaged gradient.
+    train = TrainConfig(
+        batch_size=4, max_steps=6, learning_rate=0.05, inner_optimizer="sgd", momentum=0.9, grad_clip=None
+    )
+    sync = run_local_swarm(_specs(TWO, train, "sync_sgd"), corpus=wikitext, exchange_factory=exchange_factory)
+    local = run_local_swarm(
+        _specs(TWO, train, "cooperative_sgd", local_steps=1), corpus=wikitext, exchange_factory=exchange_factory
+    )
+    _assert_identical_after_every_round(local)
+    assert len(local[0].rounds) == 6
+    for name, tensor in sync[0].state.items():
+        torch.testing.assert_close(local[0].state[name], tensor, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_diloco_nodes_hold_identical_weights_after_every_round(
+    wikitext: Corpus, exchange_factory: Callable[[], Exchange]
+) -> None:
+    train = TrainConfig(batch_size=4, max_steps=30, learning_rate=3e-3)
+    results = run_local_swarm(
+        _specs(FOUR, train, "diloco", local_steps=10, policy=Policy()),
+        corpus=wikitext,
+        exchange_factory=exchange_factory,
+    )
+    _assert_identical_after_every_round(results)
+    assert [r.committed for r in results[0].rounds] == [True, True, True]
+    assert all(r.bytes_sent > 0 and r.bytes_received > r.bytes_sent for r in results)
+
+
+BYZANTINE_TRAIN = TrainConfig(batch_size=8, max_steps=120, learning_rate=3e-3, log_every=10**6)
+ROBUST = Policy(aggregator=AggregatorConfig("trimmed_mean", f=1))
+UNPROTECTED = Policy(voting=False)
+
+
+@pytest.fixture(scope="module")
+def honest_loss(wikitext: Corpus) -> float:
+    return run_local_swarm(
+        _specs(FOUR, BYZANTINE_TRAIN, "cooperative_sgd", local_steps=20, policy=ROBUST), corpus=wikitext
+    )[0].val_loss
+
+
+@pytest.mark.parametrize("fault", ["scale", "sign_flip", "nan"])
+def test_a_byzantine_node_is_outvoted_and_cannot_poison_the_model(
+    wikitext: Corpus, honest_loss: float, fault: str
+) -> None:
+    def run(policy: Policy) -> list[NodeResult]:
+        specs = _specs(
+            FOUR, BYZANTINE_TRAIN, "cooperative_sgd", local_steps=20, policy=policy, faults={"node_d": fault}
+        )
+        return run_local_swarm(specs, corpus=wikitext)
+
+    protected = run(ROBUST)
+    _assert_identical_after_every_round(protected)
+    assert protected[0].val_loss <= honest_loss * 1.05
+    if fault != "sign_flip":  # a flipped update can look harmless late in training; trimming still drops it
+        assert all("node_d" in r.rejected for r in protected[0].rounds)
+
+    unprotected = run(UNPROTECTED)
+    # Visibly worse: scaled updates blow the model up, NaN ones stall every round, flipped ones
+    # undo a quarter of the progress.
+    assert unprotected[0].val_loss > honest_loss * (1.03 if fault == "sign_flip" else 1.5)
