@@ -2,7 +2,7 @@
 4 nodes, the same token budget for each strategy; final validation loss and bytes exchanged
 per node. Target: diloco within 5% of sync_sgd's loss with at least 100x fewer bytes.
 
-    python bench/communication.py [--steps 1000] [--local-steps 100]
+    python -m bench.communication [--steps 1000] [--local-steps 100]
 """
 
 from __future__ import annotations

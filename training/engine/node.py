@@ -194,7 +194,7 @@ def train_node(
     compute_s = exchange_s = 0.0
     stopped, step, rounds = False, 0, 0
     window_start, window_tokens = time.perf_counter(), 0
-    loss = accuracy = float("nan")
+    loss = accuracy = torch.tensor(float("nan"))
     for step in range(total):
         if should_stop():
             stopped = True
@@ -253,8 +253,8 @@ def train_node(
             elapsed = max(1e-9, time.perf_counter() - window_start)
             reporter.log(
                 {
-                    "loss": loss,
-                    "accuracy": accuracy,
+                    "loss": float(loss),
+                    "accuracy": float(accuracy),
                     "tokens_per_s": window_tokens / elapsed,
                     "epoch": batches.epoch,
                     "batch_progress": batches.batch_progress,

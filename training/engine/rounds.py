@@ -67,17 +67,18 @@ def run_round(
 ) -> RoundOutcome:
     started = time.monotonic()
     exchange, policy = ctx.exchange, ctx.policy
-    exchange.put(
-        ctx.key(index, "proposal", ctx.node_id),
-        encode_update(update, {**meta, "base_hash": base_hash}, wire_dtype=ctx.wire_dtype),
-    )
-    arrived = exchange.wait([ctx.key(index, "proposal", m) for m in ctx.members], until=started + policy.deadline_s)
-    blobs = {m: arrived[ctx.key(index, "proposal", m)] for m in ctx.members if ctx.key(index, "proposal", m) in arrived}
-    updates: dict[str, torch.Tensor] = {}
+    blob = encode_update(update, {**meta, "base_hash": base_hash}, wire_dtype=ctx.wire_dtype)
+    exchange.put(ctx.key(index, "proposal", ctx.node_id), blob)
+    # Our own update as the others will decode it (compression included), without fetching it back.
+    updates: dict[str, torch.Tensor] = {ctx.node_id: decode_update(blob)[0]}
+    others = [m for m in ctx.members if m != ctx.node_id]
+    arrived = exchange.wait([ctx.key(index, "proposal", m) for m in others], until=started + policy.deadline_s)
     corrupt: list[str] = []
-    for node, blob in blobs.items():
+    for node in others:
+        if ctx.key(index, "proposal", node) not in arrived:
+            continue
         try:
-            vector, their_meta = decode_update(blob)
+            vector, their_meta = decode_update(arrived[ctx.key(index, "proposal", node)])
         except CorruptUpdate:
             corrupt.append(node)
             continue

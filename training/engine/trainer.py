@@ -89,8 +89,9 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s, warmup=config.warmup_steps, total=total_steps)
         )
 
-    def forward_backward(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
-        """Gradients of one batch into ``.grad``; returns (loss, next-token accuracy)."""
+    def forward_backward(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gradients of one batch into ``.grad``; returns (loss, next-token accuracy) as detached
+        tensors, so that reading them (a device sync) is the caller's choice."""
         inputs, targets = inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
         self.model.train()
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
@@ -98,7 +99,7 @@ class Trainer:
         assert loss is not None
         loss.backward()
         accuracy = (logits.detach().argmax(-1) == targets).float().mean()
-        return float(loss.detach()), float(accuracy)
+        return loss.detach(), accuracy
 
     def step(self) -> None:
         """Clip, step and clear: the gradients may have been replaced by the swarm's (sync_sgd)."""
