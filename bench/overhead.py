@@ -110,7 +110,7 @@ def main() -> None:
         mfu = engine_tps * flops_per_token / (args.peak_tflops * 1e12)
         print(f"engine MFU: {mfu:.1%} of {args.peak_tflops:.0f} TFLOP/s")
         result["mfu"] = mfu
-    write_results(f"overhead-{args.preset}-{device.type}", result)
+    write_results(f"overhead-{args.preset}-{device.type}{'-compiled' if args.compile else ''}", result)
 
 
 if __name__ == "__main__":

@@ -194,13 +194,13 @@ def train_node(
     compute_s = exchange_s = 0.0
     stopped, step, rounds = False, 0, 0
     window_start, window_tokens = time.perf_counter(), 0
-    loss = accuracy = torch.tensor(float("nan"))
     for step in range(total):
         if should_stop():
             stopped = True
             break
         t0 = time.perf_counter()
-        loss, accuracy = trainer.forward_backward(*batches.next())
+        report = (step + 1) % spec.train.log_every == 0 or step == total - 1
+        loss, accuracy = trainer.forward_backward(*batches.next(), measure=report)
         window_tokens += spec.train.batch_size * spec.model.seq_len
         outcome: RoundOutcome | None = None
         if sync:
@@ -249,7 +249,8 @@ def train_node(
                 )
             )
             reporter.round(outcome, base_hash)
-        if (step + 1) % spec.train.log_every == 0 or step == total - 1:
+        if report:
+            assert accuracy is not None
             elapsed = max(1e-9, time.perf_counter() - window_start)
             reporter.log(
                 {

@@ -89,16 +89,18 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s, warmup=config.warmup_steps, total=total_steps)
         )
 
-    def forward_backward(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gradients of one batch into ``.grad``; returns (loss, next-token accuracy) as detached
-        tensors, so that reading them (a device sync) is the caller's choice."""
+    def forward_backward(
+        self, inputs: torch.Tensor, targets: torch.Tensor, *, measure: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Gradients of one batch into ``.grad``; returns the detached loss and, when ``measure``,
+        the next-token accuracy. Reading either (a device sync) is the caller's choice."""
         inputs, targets = inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
         self.model.train()
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             logits, loss = self.forward(inputs, targets)
         assert loss is not None
         loss.backward()
-        accuracy = (logits.detach().argmax(-1) == targets).float().mean()
+        accuracy = (logits.detach().argmax(-1) == targets).float().mean() if measure else None
         return loss.detach(), accuracy
 
     def step(self) -> None:
