@@ -2,7 +2,8 @@
 redis-py SET/GET of the same bytes in the same run. Target: exchange / raw throughput >= 0.8.
 
 Raw: each of 4 clients SETs its blob and GETs the other three. Exchange: each of 4 nodes runs a
-full round (propose, validate, vote, decide, aggregate) through RedisExchange.
+full round (propose, validate, vote, decide, aggregate) through RedisExchange. Every client and
+node is its own process (as on a real fleet), started before the clock and released together.
 
     python -m bench.exchange [--redis redis://127.0.0.1:6379/0] [--repeats 3]
 """
@@ -10,9 +11,9 @@ full round (propose, validate, vote, decide, aggregate) through RedisExchange.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import secrets
 import statistics
-import threading
 import time
 from collections.abc import Callable
 
@@ -28,30 +29,42 @@ from training.engine.voting import Policy, judge
 NODES = tuple(f"node_{i}" for i in range(4))
 
 
-def in_threads(work: Callable[[int], None]) -> float:
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(NODES))]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+def in_processes(work: Callable[[int], None]) -> float:
+    """Wall time from the common start of the node processes to the last one's end."""
+    context = multiprocessing.get_context("fork")
+    start, times = context.Barrier(len(NODES)), context.Queue()
+
+    def node(i: int) -> None:
+        torch.set_num_threads(1)
+        start.wait()
+        began = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
+        work(i)
+        times.put((began, time.perf_counter()))
+
+    processes = [context.Process(target=node, args=(i,)) for i in range(len(NODES))]
+    for process in processes:
+        process.start()
+    spans = [times.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a node process failed with exit code {process.exitcode}")
+    return max(end for _, end in spans) - min(began for began, _ in spans)
 
 
 def raw_round(url: str, blobs: list[bytes]) -> float:
     prefix = f"bench-raw:{secrets.token_hex(4)}"
-    barrier = threading.Barrier(len(NODES))
 
     def work(i: int) -> None:
         client = redis.Redis.from_url(url)
         client.set(f"{prefix}:{i}", blobs[i], ex=600)
-        barrier.wait()
         for j in range(len(NODES)):
             if j != i:
-                client.get(f"{prefix}:{j}")
+                while client.get(f"{prefix}:{j}") is None:  # as a node would: wait for the peers
+                    time.sleep(0.005)
         client.close()
 
-    seconds = in_threads(work)
+    seconds = in_processes(work)
     redis.Redis.from_url(url).delete(*[f"{prefix}:{i}" for i in range(len(NODES))])
     return seconds
 
@@ -72,7 +85,7 @@ def exchange_round(url: str, updates: list[torch.Tensor], wire: str) -> float:
         )
         assert outcome.committed
 
-    seconds = in_threads(work)
+    seconds = in_processes(work)
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)

@@ -53,13 +53,23 @@ class AggregatorConfig:
         return max(self.f, math.floor(self.beta * n))
 
 
+_NON_FINITE = "non-finite update reached aggregation; validation must reject it first"
+
+
 def aggregate(updates: Sequence[torch.Tensor], config: AggregatorConfig) -> torch.Tensor:
     config.check(len(updates))
+    if config.name == "mean":
+        # A running sum: one pass, no (n, P) copy. NaN and inf propagate, so one check suffices.
+        total = updates[0].float().clone()
+        for update in updates[1:]:
+            total += update
+        total /= len(updates)
+        if not math.isfinite(float(total.sum())):  # one read pass; an overflow counts as non-finite
+            raise AggregatorBoundError(_NON_FINITE)
+        return total
     stacked = torch.stack(list(updates)).float()  # (n, P)
     if not torch.isfinite(stacked).all():
-        raise AggregatorBoundError("non-finite update reached aggregation; validation must reject it first")
-    if config.name == "mean":
-        return stacked.mean(0)
+        raise AggregatorBoundError(_NON_FINITE)
     if config.name == "median":
         # torch.median returns the lower middle; average the two middles for even n.
         ordered = stacked.sort(0).values

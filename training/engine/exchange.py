@@ -4,23 +4,25 @@ An ``Exchange`` is a per-node handle on a shared key-value space with write-once
 ``InMemoryExchange`` (nodes as threads of one process) and ``RedisExchange`` (nodes anywhere;
 round keys expire). Each handle counts the bytes its node sent and received.
 
-Updates travel as one flat vector: a small JSON header (dtype, length, sha256, metadata) and the
-raw little-endian bytes, optionally compressed to fp16 or bf16.
+Updates travel as one flat vector: a small JSON header (dtype, length, checksum, metadata) and
+the raw little-endian bytes, optionally compressed to fp16 or bf16. The checksum is XXH3-128:
+it catches corruption on the way at memory speed (a sha256 of a default-size update costs more
+than sending it); authenticity is the voting's job, not the checksum's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import redis
 import torch
+import xxhash
 
 WIRE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _HEADER = struct.Struct("<I")
@@ -30,12 +32,22 @@ class CorruptUpdate(ValueError):
     """An update whose bytes do not match its header."""
 
 
+def checksum(data: bytes | memoryview) -> str:
+    return f"xxh3_128:{xxhash.xxh3_128_hexdigest(data)}"
+
+
+def on_the_wire(vector: torch.Tensor, wire_dtype: str) -> torch.Tensor:
+    """The float32 vector a receiver decodes from ``vector`` sent as ``wire_dtype``."""
+    return vector.detach().to("cpu", WIRE_DTYPES[wire_dtype]).float()
+
+
 def encode_update(vector: torch.Tensor, meta: Mapping[str, Any], *, wire_dtype: str = "float32") -> bytes:
-    payload = vector.detach().to("cpu", WIRE_DTYPES[wire_dtype]).contiguous().view(torch.uint8).numpy().tobytes()
+    raw = vector.detach().to("cpu", WIRE_DTYPES[wire_dtype]).contiguous().view(torch.uint8).numpy()
+    payload = memoryview(raw.data)  # no copy until the single join below
     header = json.dumps(
-        {"dtype": wire_dtype, "numel": vector.numel(), "sha256": hashlib.sha256(payload).hexdigest(), "meta": meta}
+        {"dtype": wire_dtype, "numel": vector.numel(), "checksum": checksum(payload), "meta": meta}
     ).encode()
-    return _HEADER.pack(len(header)) + header + payload
+    return b"".join((_HEADER.pack(len(header)), header, payload))
 
 
 def decode_update(blob: bytes) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -47,8 +59,8 @@ def decode_update(blob: bytes) -> tuple[torch.Tensor, dict[str, Any]]:
         dtype = WIRE_DTYPES[header["dtype"]]
     except (struct.error, ValueError, KeyError, TypeError) as exc:
         raise CorruptUpdate(f"unreadable update header: {exc}") from None
-    if hashlib.sha256(payload).hexdigest() != header["sha256"]:
-        raise CorruptUpdate("update bytes do not match their sha256")
+    if checksum(payload) != header["checksum"]:
+        raise CorruptUpdate("update bytes do not match their checksum")
     vector = torch.frombuffer(bytearray(payload), dtype=dtype)
     if vector.numel() != header["numel"]:
         raise CorruptUpdate("update length does not match its header")
@@ -75,19 +87,24 @@ class Exchange(ABC):
         self.bytes_received += len(stored)
         return stored
 
-    def wait(self, keys: Sequence[str], *, until: float, at_least: int | None = None) -> dict[str, bytes]:
-        """Fetch ``keys`` as they appear, until all (or ``at_least``) are here or ``until``
-        (a ``time.monotonic()`` deadline) passes."""
-        wanted = len(keys) if at_least is None else at_least
-        found: dict[str, bytes] = {}
-        while True:
-            missing = [k for k in keys if k not in found]
-            for key, value in self._get_present(missing).items():
-                found[key] = value
+    def arrivals(self, keys: Sequence[str], *, until: float) -> Iterator[tuple[str, bytes]]:
+        """Yield ``(key, value)`` as each key appears, until all have or ``until`` (a
+        ``time.monotonic()`` deadline) passes; late keys are left out. Lets the caller work on
+        early values while later ones are still on their way."""
+        missing = list(keys)
+        while missing:
+            present = self._get_present(missing)
+            for key, value in present.items():
                 self.bytes_received += len(value)
-            if len(found) >= wanted or time.monotonic() >= until:
-                return found
+                yield key, value
+            missing = [k for k in missing if k not in present]
+            if not missing or time.monotonic() >= until:
+                return
             time.sleep(self.poll_interval)
+
+    def wait(self, keys: Sequence[str], *, until: float) -> dict[str, bytes]:
+        """Everything of ``keys`` that arrives by ``until``."""
+        return dict(self.arrivals(keys, until=until))
 
     @abstractmethod
     def _put(self, key: str, value: bytes) -> None: ...
@@ -126,10 +143,11 @@ class InMemoryExchange(Exchange):
 
 
 class RedisExchange(Exchange):
-    """Keys live under ``prefix`` and expire after ``ttl_s`` so finished rounds clean up after
-    themselves. Presence is polled with EXISTS-cheap MGET of small markers; a blob is read once."""
+    """Keys live under ``prefix`` and expire after ``ttl_s``, so finished rounds clean up after
+    themselves. Polling is one MGET of the keys still missing: an absent key costs nothing and a
+    present value is read exactly once."""
 
-    poll_interval = 0.01
+    poll_interval = 0.005
 
     def __init__(self, url: str, *, prefix: str = "ncrsh:exchange", ttl_s: int = 3600) -> None:
         super().__init__()
@@ -140,14 +158,10 @@ class RedisExchange(Exchange):
         return f"{self.prefix}:{key}"
 
     def _put(self, key: str, value: bytes) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(self._key(key), value, ex=self.ttl_s)
-        pipe.set(self._key(key) + ":here", b"1", ex=self.ttl_s)
-        pipe.execute()
+        self.client.set(self._key(key), value, ex=self.ttl_s)
 
     def _put_if_absent(self, key: str, value: bytes) -> bytes:
         if self.client.set(self._key(key), value, ex=self.ttl_s, nx=True):
-            self.client.set(self._key(key) + ":here", b"1", ex=self.ttl_s)
             return value
         stored = self.client.get(self._key(key))
         assert isinstance(stored, bytes)
@@ -156,12 +170,8 @@ class RedisExchange(Exchange):
     def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]:
         if not keys:
             return {}
-        markers = self.client.mget([self._key(k) + ":here" for k in keys])
-        present = [k for k, marker in zip(keys, markers, strict=True) if marker is not None]
-        if not present:
-            return {}
-        values = self.client.mget([self._key(k) for k in present])
-        return {k: v for k, v in zip(present, values, strict=True) if isinstance(v, bytes)}
+        values = self.client.mget([self._key(k) for k in keys])
+        return {k: v for k, v in zip(keys, values, strict=True) if isinstance(v, bytes)}
 
     def close(self) -> None:
         self.client.close()

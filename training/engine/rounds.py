@@ -22,7 +22,7 @@ import torch
 
 from training.engine.aggregation import aggregate
 from training.engine.errors import AggregatorBoundError, EngineError, ModelDivergence
-from training.engine.exchange import CorruptUpdate, Exchange, decode_update, encode_update
+from training.engine.exchange import CorruptUpdate, Exchange, decode_update, encode_update, on_the_wire
 from training.engine.voting import Decision, Policy, Vote, accept_all, tally
 
 Judge = Callable[[dict[str, torch.Tensor]], list[Vote]]
@@ -70,15 +70,14 @@ def run_round(
     blob = encode_update(update, {**meta, "base_hash": base_hash}, wire_dtype=ctx.wire_dtype)
     exchange.put(ctx.key(index, "proposal", ctx.node_id), blob)
     # Our own update as the others will decode it (compression included), without fetching it back.
-    updates: dict[str, torch.Tensor] = {ctx.node_id: decode_update(blob)[0]}
+    updates: dict[str, torch.Tensor] = {ctx.node_id: on_the_wire(update, ctx.wire_dtype)}
     others = [m for m in ctx.members if m != ctx.node_id]
-    arrived = exchange.wait([ctx.key(index, "proposal", m) for m in others], until=started + policy.deadline_s)
     corrupt: list[str] = []
-    for node in others:
-        if ctx.key(index, "proposal", node) not in arrived:
-            continue
+    keys = {ctx.key(index, "proposal", m): m for m in others}
+    for key, blob in exchange.arrivals(list(keys), until=started + policy.deadline_s):
+        node = keys[key]
         try:
-            vector, their_meta = decode_update(arrived[ctx.key(index, "proposal", node)])
+            vector, their_meta = decode_update(blob)
         except CorruptUpdate:
             corrupt.append(node)
             continue

@@ -75,7 +75,7 @@ def judge(
     votes = []
     for node in sorted(updates):
         update = updates[node]
-        if not torch.isfinite(update).all():
+        if not math.isfinite(norms[node]):  # a NaN or inf anywhere makes the norm non-finite
             votes.append(Vote(voter, node, False, "non-finite values"))
         elif norms[node] > kappa * median:
             votes.append(Vote(voter, node, False, f"norm {norms[node]:.4g} > {kappa} x median {median:.4g}"))

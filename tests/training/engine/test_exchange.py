@@ -23,7 +23,7 @@ def test_updates_round_trip_with_optional_compression(wire: str, tolerance: floa
 def test_altered_update_bytes_are_detected() -> None:
     blob = bytearray(encode_update(torch.ones(16), {}))
     blob[-1] ^= 0xFF
-    with pytest.raises(CorruptUpdate, match="sha256"):
+    with pytest.raises(CorruptUpdate, match="checksum"):
         decode_update(bytes(blob))
     with pytest.raises(CorruptUpdate):
         decode_update(b"\x00\x01")
@@ -56,7 +56,6 @@ def test_redis_round_keys_expire() -> None:
     try:
         handle.put("r0:proposal:n1", b"payload")
         assert 0 < handle.client.ttl(f"{handle.prefix}:r0:proposal:n1") <= 600
-        assert 0 < handle.client.ttl(f"{handle.prefix}:r0:proposal:n1:here") <= 600
     finally:
-        handle.client.delete(f"{handle.prefix}:r0:proposal:n1", f"{handle.prefix}:r0:proposal:n1:here")
+        handle.client.delete(f"{handle.prefix}:r0:proposal:n1")
         handle.close()
