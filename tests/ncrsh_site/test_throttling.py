@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
+import django_ratelimit.core
 import pytest
 from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
@@ -16,8 +20,11 @@ URL = "/api/v1/nodes"
 
 
 @pytest.fixture(autouse=True)
-def small_limits(settings: Settings) -> None:
+def small_limits(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     settings.RATE_LIMITS = {"anonymous": 3, "authenticated": 5, "training": 2}
+    # A stopped clock: no one-minute window may roll over in the middle of a test.
+    stopped = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: stopped))
 
 
 def test_the_request_past_the_anonymous_limit_is_429_with_retry_after() -> None:
