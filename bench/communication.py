@@ -13,13 +13,11 @@ import time
 import torch
 
 from bench._common import SHARED_DATA, print_table, write_results
-from training.engine.data import Corpus, load_bytes
+from training.engine.config import Policy, TrainConfig, make_strategy, tiny
+from training.engine.data import Corpus
+from training.engine.datasets import load_bytes
 from training.engine.local import run_local_swarm
-from training.engine.model import tiny
 from training.engine.node import NodeSpec
-from training.engine.strategies import make_strategy
-from training.engine.trainer import TrainConfig
-from training.engine.voting import Policy
 
 
 def main() -> None:

@@ -5,45 +5,12 @@ embedding."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    hidden_size: int = 512
-    num_layers: int = 6
-    num_heads: int = 8
-    vocab_size: int = 256  # the byte tokenizer
-    seq_len: int = 256
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
-        if min(self.hidden_size, self.num_layers, self.num_heads, self.vocab_size, self.seq_len) < 1:
-            raise ValueError("hidden_size, num_layers, num_heads, vocab_size and seq_len must be positive")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def to_dict(self) -> dict[str, int | float]:
-        return asdict(self)
-
-
-def tiny() -> ModelConfig:
-    """For tests: trains on a CPU in seconds."""
-    return ModelConfig(hidden_size=64, num_layers=2, num_heads=4, seq_len=64)
-
-
-def default() -> ModelConfig:
-    """The spec's model: 512 hidden, 6 layers, 8 heads (about 19M parameters)."""
-    return ModelConfig()
-
-
-PRESETS = {"tiny": tiny, "default": default}
+from training.engine.config import ModelConfig
 
 
 class CausalSelfAttention(nn.Module):

@@ -12,13 +12,14 @@ from typing import Protocol
 import torch
 from torch.nn.utils import parameters_to_vector
 
+from training.engine.config import ModelConfig, Policy, Strategy, TrainConfig
 from training.engine.data import Batches, Corpus, validation_batches
 from training.engine.exchange import Exchange
-from training.engine.model import GPT, ModelConfig, build_model
+from training.engine.model import GPT, build_model
 from training.engine.rounds import RoundContext, RoundOutcome, run_round
-from training.engine.strategies import OuterOptimizer, Strategy
-from training.engine.trainer import TrainConfig, Trainer, evaluate
-from training.engine.voting import Policy, judge
+from training.engine.strategies import OuterOptimizer
+from training.engine.trainer import Trainer, evaluate
+from training.engine.voting import judge
 
 FAULTS = ("scale", "sign_flip", "nan")
 

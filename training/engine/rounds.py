@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from training.engine.aggregation import aggregate
+from training.engine.config import Policy
 from training.engine.errors import AggregatorBoundError, EngineError, ModelDivergence
 from training.engine.exchange import CorruptUpdate, Exchange, decode_update, encode_update, on_the_wire
-from training.engine.voting import Decision, Policy, Vote, accept_all, tally
+from training.engine.voting import Decision, Vote, accept_all, tally
 
 Judge = Callable[[dict[str, torch.Tensor]], list[Vote]]
 

@@ -4,59 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, cast
+from typing import cast
 
 import torch
 from torch import nn
 
+from training.engine.config import TrainConfig
 from training.engine.model import GPT
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Knobs of the inner loop.
-
-    batch_size       sequences per node per step
-    learning_rate    peak inner learning rate
-    epochs           passes over the node's shard (ignored when max_steps is set)
-    max_steps        inner steps per node; overrides epochs
-    warmup_steps     linear warm-up, then cosine decay to 10% of the peak
-    weight_decay     AdamW's decoupled weight decay (SGD: L2)
-    grad_clip        global gradient-norm clip; None turns it off
-    inner_optimizer  adamw (the default) or sgd (linear in the gradient: what makes
-                     cooperative_sgd with H=1 equal sync_sgd exactly)
-    momentum         SGD momentum
-    seed             model initialisation and data order (the same on every node for the model)
-    compile          torch.compile the model
-    log_every        report progress every this many steps
-    eval_batches     validation batches for held-out loss
-    """
-
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    epochs: int = 1
-    max_steps: int | None = None
-    warmup_steps: int = 20
-    weight_decay: float = 0.1
-    grad_clip: float | None = 1.0
-    inner_optimizer: Literal["adamw", "sgd"] = "adamw"
-    momentum: float = 0.0
-    seed: int = 0
-    compile: bool = False
-    log_every: int = 10
-    eval_batches: int = 8
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.learning_rate <= 0 or self.epochs < 1:
-            raise ValueError("batch_size and epochs must be at least 1, learning_rate positive")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError("max_steps must be at least 1")
-        if self.inner_optimizer not in ("adamw", "sgd"):
-            raise ValueError(f"inner_optimizer must be adamw or sgd, got {self.inner_optimizer!r}")
-
-    def total_steps(self, steps_per_epoch: int) -> int:
-        return self.max_steps if self.max_steps is not None else self.epochs * steps_per_epoch
 
 
 def lr_factor(step: int, *, warmup: int, total: int) -> float:

@@ -12,43 +12,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
-
-from training.engine.aggregation import AggregatorConfig
-
-
-@dataclass(frozen=True)
-class Policy:
-    """quorum            fraction of cast votes that must approve a proposal (default 2/3)
-    min_participants     accepted proposals for a commit, and voters per proposal; None = majority
-    kappa                a proposal's norm may be at most kappa x the median norm
-    epsilon              held-out loss after applying a proposal may exceed the current one by this fraction
-    check_loss           run the held-out loss probe (costs one evaluation per proposal)
-    voting               False: every proposal is accepted unvalidated (the control of the tests)
-    deadline_s           seconds to wait for proposals, and again for votes; late ones are left out
-    aggregator           how accepted updates are combined (see aggregation.py)"""
-
-    quorum: float = 2 / 3
-    min_participants: int | None = None
-    kappa: float = 3.0
-    epsilon: float = 0.05
-    check_loss: bool = True
-    voting: bool = True
-    deadline_s: float = 60.0
-    aggregator: AggregatorConfig = field(default_factory=AggregatorConfig)
-
-    def __post_init__(self) -> None:
-        if not 0.5 <= self.quorum <= 1.0:
-            raise ValueError(f"quorum must be in [0.5, 1], got {self.quorum}")
-        if self.min_participants is not None and self.min_participants < 1:
-            raise ValueError("min_participants must be at least 1")
-        if self.kappa <= 1.0 or self.epsilon < 0 or self.deadline_s <= 0:
-            raise ValueError("kappa must exceed 1, epsilon be >= 0 and deadline_s positive")
-
-    def required(self, members: int) -> int:
-        return self.min_participants if self.min_participants is not None else members // 2 + 1
 
 
 @dataclass(frozen=True)

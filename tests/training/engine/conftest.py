@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import redis_url
-from training.engine.data import Corpus, load_bytes
+from training.engine.data import Corpus
+from training.engine.datasets import load_bytes
 from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 
 # ../shared beside the checkout, as laid out for sessions and CI.

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from training.engine.aggregation import AggregatorConfig, aggregate
+from training.engine.aggregation import aggregate
+from training.engine.config import AggregatorConfig
 from training.engine.errors import AggregatorBoundError
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.engine.data import Batches, Corpus, decode, encode, load_bytes
+from training.engine.data import Batches, Corpus, decode, encode
+from training.engine.datasets import load_bytes
 from training.engine.errors import DatasetUnavailable
 
 

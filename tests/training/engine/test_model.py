@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from training.engine.model import ModelConfig, build_model, default, tiny
+from training.engine.config import ModelConfig, default, tiny
+from training.engine.model import build_model
 from training.engine.node import params_vector
 
 

@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import torch
 
+from training.engine.config import Policy
 from training.engine.exchange import Exchange
 from training.engine.rounds import RoundContext, RoundOutcome, run_round
-from training.engine.voting import Policy, judge
+from training.engine.voting import judge
 
 MEMBERS = ("n0", "n1", "n2")
 

@@ -8,15 +8,13 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from training.engine.aggregation import AggregatorConfig
+from training.engine.config import AggregatorConfig, Policy, TrainConfig, make_strategy, tiny
 from training.engine.data import Corpus, validation_batches
 from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
 from training.engine.local import run_local_swarm
-from training.engine.model import build_model, tiny
+from training.engine.model import build_model
 from training.engine.node import NodeResult, NodeSpec, node_batches, train_node
-from training.engine.strategies import make_strategy
-from training.engine.trainer import TrainConfig, Trainer, evaluate
-from training.engine.voting import Policy
+from training.engine.trainer import Trainer, evaluate
 
 TWO = ("node_a", "node_b")
 FOUR = ("node_a", "node_b", "node_c", "node_d")

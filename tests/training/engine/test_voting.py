@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from training.engine.voting import Decision, Policy, Vote, judge, tally
+from training.engine.config import Policy
+from training.engine.voting import Decision, Vote, judge, tally
 
 
 def test_judge_rejects_non_finite_and_oversized_updates() -> None:

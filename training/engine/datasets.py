@@ -1,0 +1,138 @@
+"""Dataset specs to text, with no torch (the web process checks a spec before it starts a session).
+
+builtin:pystdlib              the running Python's standard library sources: real text on every machine
+file:<path or glob>           text files inside one of the allowed data roots
+<name>                        the folder <data_dir>/<name> of .txt files
+huggingface:<name>[/<config>] through the ``datasets`` library (its local cache, or the network)
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import socket
+import sysconfig
+from collections.abc import Sequence
+from pathlib import Path
+
+from training.engine.errors import DatasetUnavailable
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _read_files(paths: Sequence[Path], spec: str, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DatasetUnavailable(f"{spec}: cannot read {path}: {exc.strerror}") from None
+        chunks.append(data[: max_bytes - total])
+        total += len(chunks[-1])
+        if total >= max_bytes:
+            break
+    if total == 0:
+        raise DatasetUnavailable(f"{spec}: the files hold no text")
+    return b"\n".join(chunks)[:max_bytes]
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(root.resolve()) for root in roots)
+
+
+def _file_paths(pattern: str, spec: str, roots: Sequence[Path]) -> list[Path]:
+    if not roots:
+        raise DatasetUnavailable(f"{spec}: no data roots are allowed on this node (set NCRSH_DATA_DIR)")
+    if ".." in Path(pattern).parts:
+        raise DatasetUnavailable(f"{spec}: '..' is not allowed in dataset paths")
+    candidates = [pattern] if os.path.isabs(pattern) else [str(root / pattern) for root in roots]
+    paths: list[Path] = []
+    for candidate in candidates:
+        paths.extend(Path(p) for p in sorted(glob.glob(candidate, recursive=True)) if Path(p).is_file())
+    outside = [p for p in paths if not _inside(p, roots)]
+    if outside:
+        raise DatasetUnavailable(f"{spec}: {outside[0]} is outside the allowed data roots")
+    if not paths:
+        raise DatasetUnavailable(f"{spec}: no file matches inside the allowed data roots")
+    return paths
+
+
+def _pystdlib_paths() -> list[Path]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    skip = ("site-packages", "test", "tests", "idlelib", "lib2to3", "__pycache__")
+    return [p for p in sorted(stdlib.rglob("*.py")) if not set(p.relative_to(stdlib).parts) & set(skip)]
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _huggingface(spec: str, name: str, max_bytes: int) -> bytes:
+    try:
+        import datasets
+        from huggingface_hub import constants as hub_constants
+    except ImportError:
+        raise DatasetUnavailable(f"{spec}: install the 'datasets' package (pip install ncrsh-swarm[hf])") from None
+    path, _, config = name.partition("/")
+    if "/" in config:  # org/name/config
+        path, config = f"{path}/{config.split('/')[0]}", config.split("/", 1)[1]
+    # The local cache first, offline; the network only when it answers: never a hang of retries.
+    offline = not _hub_reachable()
+    saved = datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE
+    datasets.config.HF_HUB_OFFLINE = hub_constants.HF_HUB_OFFLINE = offline
+    try:
+        dataset = datasets.load_dataset(path, config or None, split="train")
+    except Exception as exc:  # noqa: BLE001 - datasets raises many unrelated types for "not here"
+        where = "not in the local cache, and the hub is unreachable" if offline else "cannot be loaded"
+        raise DatasetUnavailable(f"{spec}: {where}: {exc}") from None
+    finally:
+        datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE = saved
+    column = next((c for c in ("text", "content") if c in dataset.column_names), None)
+    if column is None:
+        raise DatasetUnavailable(f"{spec}: no 'text' column (columns: {', '.join(dataset.column_names)})")
+    out = bytearray()
+    for row in dataset:
+        out += str(row[column]).encode("utf-8") + b"\n"
+        if len(out) >= max_bytes:
+            break
+    return bytes(out[:max_bytes])
+
+
+def load_bytes(
+    spec: str,
+    *,
+    data_roots: Sequence[Path] = (),
+    data_dir: Path | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> bytes:
+    """Read the text a dataset spec names; ``DatasetUnavailable`` says why not."""
+    kind, sep, rest = spec.partition(":")
+    if not sep:
+        if data_dir is None or not spec.replace("-", "").replace("_", "").isalnum():
+            raise DatasetUnavailable(
+                f"{spec}: unknown dataset (use builtin:pystdlib, file:<path>, huggingface:<name>"
+                " or the name of a folder in NCRSH_DATA_DIR)"
+            )
+        folder = data_dir / spec
+        paths = sorted(folder.glob("*.txt")) if folder.is_dir() else []
+        if not paths:
+            raise DatasetUnavailable(f"{spec}: no folder of .txt files at {folder}")
+        return _read_files(paths, spec, max_bytes)
+    if kind == "builtin":
+        if rest != "pystdlib":
+            raise DatasetUnavailable(f"{spec}: the only builtin dataset is builtin:pystdlib")
+        return _read_files(_pystdlib_paths(), spec, max_bytes)
+    if kind == "file":
+        roots = [*data_roots, *([data_dir] if data_dir else [])]
+        return _read_files(_file_paths(rest, spec, roots), spec, max_bytes)
+    if kind == "huggingface":
+        if not rest:
+            raise DatasetUnavailable(f"{spec}: name the dataset, e.g. huggingface:wikitext/wikitext-2-raw-v1")
+        return _huggingface(spec, rest, max_bytes)
+    raise DatasetUnavailable(f"{spec}: unknown dataset kind {kind!r} (builtin, file, huggingface)")
