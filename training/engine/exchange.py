@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -87,10 +87,12 @@ class Exchange(ABC):
         self.bytes_received += len(stored)
         return stored
 
-    def arrivals(self, keys: Sequence[str], *, until: float) -> Iterator[tuple[str, bytes]]:
-        """Yield ``(key, value)`` as each key appears, until all have or ``until`` (a
-        ``time.monotonic()`` deadline) passes; late keys are left out. Lets the caller work on
-        early values while later ones are still on their way."""
+    def arrivals(
+        self, keys: Sequence[str], *, until: float, cancelled: Callable[[], bool] = lambda: False
+    ) -> Iterator[tuple[str, bytes]]:
+        """Yield ``(key, value)`` as each key appears, until all have, ``until`` (a
+        ``time.monotonic()`` deadline) passes or ``cancelled()``; late keys are left out. Lets the
+        caller work on early values while later ones are still on their way."""
         missing = list(keys)
         while missing:
             present = self._get_present(missing)
@@ -98,13 +100,15 @@ class Exchange(ABC):
                 self.bytes_received += len(value)
                 yield key, value
             missing = [k for k in missing if k not in present]
-            if not missing or time.monotonic() >= until:
+            if not missing or time.monotonic() >= until or cancelled():
                 return
             time.sleep(self.poll_interval)
 
-    def wait(self, keys: Sequence[str], *, until: float) -> dict[str, bytes]:
-        """Everything of ``keys`` that arrives by ``until``."""
-        return dict(self.arrivals(keys, until=until))
+    def wait(
+        self, keys: Sequence[str], *, until: float, cancelled: Callable[[], bool] = lambda: False
+    ) -> dict[str, bytes]:
+        """Everything of ``keys`` that arrives by ``until`` (or before ``cancelled()``)."""
+        return dict(self.arrivals(keys, until=until, cancelled=cancelled))
 
     @abstractmethod
     def _put(self, key: str, value: bytes) -> None: ...

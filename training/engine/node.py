@@ -167,7 +167,7 @@ def train_node(
     total = spec.train.total_steps(batches.steps_per_epoch)
     trainer = Trainer(model, spec.train, total_steps=total, device=device)
     probe = _Probe(model, val[rank % len(val)], device) if spec.policy.check_loss else None
-    ctx = RoundContext(exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype)
+    ctx = RoundContext(exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop)
     sync = spec.strategy.exchanges_gradients
     outer = None if sync else OuterOptimizer(params_vector(model), spec.strategy)
     base_hash = weights_hash(params_vector(model))
@@ -244,7 +244,13 @@ def train_node(
                     base_hash,
                     decision.accepted if decision else (),
                     decision.rejected if decision else (),
-                    decision.reason if decision else "NETWORK_PARTITION: fewer than a majority of members seen",
+                    decision.reason
+                    if decision
+                    else (
+                        "NETWORK_PARTITION: fewer than a majority of members seen"
+                        if outcome.partition
+                        else "stopped before the decision"
+                    ),
                     outcome.seconds,
                     outcome.partition,
                 )

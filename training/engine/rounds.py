@@ -52,6 +52,8 @@ class RoundContext:
     members: tuple[str, ...]
     policy: Policy
     wire_dtype: str = "float32"
+    # Checked while waiting: a stop request ends the round at once, uncommitted.
+    should_stop: Callable[[], bool] = lambda: False
 
     def key(self, index: int, *parts: str) -> str:
         return ":".join((self.session, f"r{index}", *parts))
@@ -75,7 +77,7 @@ def run_round(
     others = [m for m in ctx.members if m != ctx.node_id]
     corrupt: list[str] = []
     keys = {ctx.key(index, "proposal", m): m for m in others}
-    for key, blob in exchange.arrivals(list(keys), until=started + policy.deadline_s):
+    for key, blob in exchange.arrivals(list(keys), until=started + policy.deadline_s, cancelled=ctx.should_stop):
         node = keys[key]
         try:
             vector, their_meta = decode_update(blob)
@@ -87,12 +89,14 @@ def run_round(
                 f"round {index}: {node} started from {their_meta.get('base_hash')}, {ctx.node_id} from {base_hash}"
             )
         updates[node] = vector
+    if ctx.should_stop():
+        return RoundOutcome(index, None, None, tuple(sorted(updates)), seconds=time.monotonic() - started)
     proposers = tuple(sorted([*updates, *corrupt]))
     majority = len(ctx.members) // 2 + 1
     decision_key = ctx.key(index, "decision")
     if len(proposers) < majority:
         # Partitioned: adopt only a decision that a majority wrote.
-        written = exchange.wait([decision_key], until=time.monotonic() + policy.deadline_s)
+        written = exchange.wait([decision_key], until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop)
         if decision_key not in written:
             return RoundOutcome(index, None, None, proposers, partition=True, seconds=time.monotonic() - started)
         decision = Decision.from_json(written[decision_key])
@@ -103,7 +107,7 @@ def run_round(
         mine = judge(updates) + [Vote(ctx.node_id, node, False, "corrupt bytes") for node in corrupt]
         exchange.put(ctx.key(index, "votes", ctx.node_id), json.dumps([asdict(v) for v in mine]).encode())
         vote_keys = [ctx.key(index, "votes", m) for m in proposers]
-        raw_votes = exchange.wait(vote_keys, until=time.monotonic() + policy.deadline_s)
+        raw_votes = exchange.wait(vote_keys, until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop)
         votes = [Vote(**v) for blob in raw_votes.values() for v in json.loads(blob)]
         candidate = tally(
             votes,

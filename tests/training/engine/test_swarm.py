@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 
 import pytest
 import torch
@@ -134,3 +135,24 @@ def test_a_byzantine_node_is_outvoted_and_cannot_poison_the_model(
     # Visibly worse: scaled updates blow the model up, NaN ones stall every round, flipped ones
     # undo a quarter of the progress.
     assert unprotected[0].val_loss > honest_loss * (1.03 if fault == "sign_flip" else 1.5)
+
+
+def test_a_stop_request_ends_every_node_within_a_step(wikitext: Corpus) -> None:
+    stop = threading.Event()
+
+    class StopAtStep20:
+        def log(self, metrics: Mapping[str, float], step: int) -> None:
+            if step >= 20:
+                stop.set()
+
+        def round(self, outcome: object, model_hash: str) -> None:
+            pass
+
+    train = TrainConfig(batch_size=4, max_steps=10_000, learning_rate=3e-3, log_every=5)
+    specs = _specs(FOUR, train, "diloco", local_steps=10)
+    results = run_local_swarm(
+        specs, corpus=wikitext, reporters={m: StopAtStep20() for m in FOUR}, should_stop=stop.is_set
+    )
+    assert all(r.stopped for r in results)
+    assert max(r.steps for r in results) <= 21
+    assert len({r.model_hash for r in results}) == 1  # each holds the last committed global model
