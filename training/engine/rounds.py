@@ -90,7 +90,7 @@ def run_round(
             )
         updates[node] = vector
     if ctx.should_stop():
-        return RoundOutcome(index, None, None, tuple(sorted(updates)), seconds=time.monotonic() - started)
+        return _stopped(ctx, index, updates, started)
     proposers = tuple(sorted([*updates, *corrupt]))
     majority = len(ctx.members) // 2 + 1
     decision_key = ctx.key(index, "decision")
@@ -98,6 +98,8 @@ def run_round(
         # Partitioned: adopt only a decision that a majority wrote.
         written = exchange.wait([decision_key], until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop)
         if decision_key not in written:
+            if ctx.should_stop():
+                return _stopped(ctx, index, updates, started)
             return RoundOutcome(index, None, None, proposers, partition=True, seconds=time.monotonic() - started)
         decision = Decision.from_json(written[decision_key])
         return _finish(ctx, index, decision, updates, [], proposers, started)
@@ -108,6 +110,8 @@ def run_round(
         exchange.put(ctx.key(index, "votes", ctx.node_id), json.dumps([asdict(v) for v in mine]).encode())
         vote_keys = [ctx.key(index, "votes", m) for m in proposers]
         raw_votes = exchange.wait(vote_keys, until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop)
+        if ctx.should_stop():
+            return _stopped(ctx, index, updates, started)
         votes = [Vote(**v) for blob in raw_votes.values() for v in json.loads(blob)]
         candidate = tally(
             votes,
@@ -122,6 +126,20 @@ def run_round(
         candidate = accept_all(round_index=index, proposers=proposers, min_participants=needed, decided_by=ctx.node_id)
     decision = Decision.from_json(exchange.put_if_absent(decision_key, candidate.to_json()))
     return _finish(ctx, index, decision, updates, votes, proposers, started)
+
+
+STOP_GRACE_S = 2.0
+
+
+def _stopped(ctx: RoundContext, index: int, updates: dict[str, torch.Tensor], started: float) -> RoundOutcome:
+    """Stopped mid-round: a peer that had every vote may have decided a moment ago. Adopt that
+    decision if it shows up within a short grace, so that all nodes stop on the same model."""
+    decision_key = ctx.key(index, "decision")
+    written = ctx.exchange.wait([decision_key], until=time.monotonic() + STOP_GRACE_S)
+    if decision_key not in written:
+        return RoundOutcome(index, None, None, tuple(sorted(updates)), seconds=time.monotonic() - started)
+    decision = Decision.from_json(written[decision_key])
+    return _finish(ctx, index, decision, updates, [], tuple(sorted(updates)), started)
 
 
 def _finish(
