@@ -16,7 +16,15 @@ from typing import Any
 
 import dj_database_url
 
-from ncrsh_site.config import ConfigError, env_bool, env_secret, load_config, parse_choice, parse_duration
+from ncrsh_site.config import (
+    ConfigError,
+    env_bool,
+    env_secret,
+    load_config,
+    parse_choice,
+    parse_duration,
+    parse_int,
+)
 from ncrsh_site.keys import create_keypair, load_keypair
 
 ENV = os.environ
@@ -31,6 +39,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool(ENV, "NCRSH_DEBUG", default=False)
 if PRODUCTION and DEBUG:
     raise ConfigError("NCRSH_DEBUG: must be false when NCRSH_ENV=production")
+
+
+def parse_int_env(name: str, *, default: int, low: int, high: int) -> int:
+    raw = ENV.get(name, "")
+    return default if raw == "" else parse_int(name, raw, low=low, high=high)
 
 
 def _secret_key() -> str:
@@ -168,6 +181,33 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
 
+# --- The swarm ------------------------------------------------------------------------------
+# Embedded: nodes are threads of the server process, tasks run there, updates meet in memory.
+# Fleet (REDIS_URL): nodes are `ncrsh worker` processes, each consuming the queue named after it.
+EMBEDDED = not REDIS_URL
+LOCAL_NODES = parse_int_env("NCRSH_LOCAL_NODES", default=2 if EMBEDDED else 0, low=0, high=64)
+if LOCAL_NODES and not EMBEDDED:
+    raise ConfigError("NCRSH_LOCAL_NODES: local nodes need the embedded mode (no REDIS_URL); start `ncrsh worker`s")
+HEARTBEAT_S = parse_int_env("NCRSH_HEARTBEAT_S", default=5, low=1, high=3600)
+OFFLINE_AFTER_S = parse_int_env("NCRSH_OFFLINE_AFTER_S", default=30, low=2, high=86400)
+DATA_DIR = Path(ENV.get("NCRSH_DATA_DIR") or NCRSH_HOME / "data").resolve()
+# Folders that `file:` dataset specs may read, besides DATA_DIR (os.pathsep-separated).
+DATA_ROOTS = [Path(p).resolve() for p in ENV.get("NCRSH_DATA_ROOTS", "").split(os.pathsep) if p]
+CHECKPOINT_DIR = NCRSH_HOME / "checkpoints"
+# A test-only switch: nodes named here corrupt their updates (scale, sign_flip or nan), as
+# "node_id=fault,node_id=fault". Refused in production.
+FAULT_INJECTION = dict(item.split("=", 1) for item in ENV.get("NCRSH_FAULT_INJECTION", "").split(",") if "=" in item)
+if FAULT_INJECTION and PRODUCTION:
+    raise ConfigError("NCRSH_FAULT_INJECTION: not allowed when NCRSH_ENV=production")
+
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Longer than any training run, so a long run is never redelivered while it is still running.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7 * 24 * 3600}
+CELERY_TASK_DEFAULT_QUEUE = "ncrsh"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -240,6 +280,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "NodeStatusEnum": "nodes.models.NodeStatus",
+        "SessionStatusEnum": "training.models.SessionStatus",
+    },
 }
 
 # --- CORS -----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("auth/login", LoginApi.as_view(), name="auth-login"),
     path("auth/refresh", RefreshApi.as_view(), name="auth-refresh"),
     path("", include("nodes.urls")),
+    path("", include("training.urls")),
+    path("", include("models_store.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
 from nodes import selectors, services
+from nodes.discovery import network_discover
 from nodes.models import NodeStatus
 
 
@@ -168,3 +169,20 @@ class NodeDetailApi(SwarmApi):
     def delete(self, request: Request, node_id: str) -> Response:
         services.node_delete(node_id=node_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DiscoverOutputSerializer(serializers.Serializer):
+    discovered = serializers.ListField(child=serializers.CharField(), help_text="answered, were not registered")
+    updated = serializers.ListField(child=serializers.CharField(), help_text="answered, now active")
+    lost = serializers.ListField(child=serializers.CharField(), help_text="were alive, did not answer: offline")
+    latency_ms = serializers.DictField(child=serializers.FloatField(), help_text="round trip per node")
+
+
+class NetworkDiscoverApi(SwarmApi):
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        operation_id="network_discover", request=None, responses={200: DiscoverOutputSerializer, **error_responses(403)}
+    )
+    def post(self, request: Request) -> Response:
+        return Response(network_discover())

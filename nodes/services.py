@@ -1,19 +1,84 @@
 from __future__ import annotations
 
+import hashlib
+import socket
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from nodes.models import Node
+from ncrsh_site.errors import NodeNotFound
+from nodes.models import ALIVE_STATUSES, Node, NodeStatus
 from nodes.selectors import node_get
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "model_config": {"hidden_size": 512, "num_layers": 6, "num_heads": 8},
+    "network_config": {"port": 8080, "max_peers": 10},
+}
+
+
+def stable_node_id(*, host: str, device: str) -> str:
+    """The same host and device give the same id after every restart."""
+    return "node_" + hashlib.sha256(f"{host}/{device}".encode()).hexdigest()[:8]
 
 
 @transaction.atomic
 def node_create(*, config: dict[str, Any]) -> Node:
-    """Register a node that a worker will claim (``ncrsh worker --node <id>``); it starts pending."""
+    """A node that a worker will claim (``ncrsh worker --node <id>``); it starts pending.
+    In the embedded mode the server process is the worker: the node is local and alive at once."""
+    if settings.EMBEDDED:
+        return Node.objects.create(
+            config=config, status=NodeStatus.ACTIVE, address=f"{socket.gethostname()}/local", last_seen=timezone.now()
+        )
     return Node.objects.create(config=config)
 
 
 @transaction.atomic
 def node_delete(*, node_id: str) -> None:
     node_get(node_id=node_id).delete()
+
+
+@transaction.atomic
+def node_register(*, node_id: str, address: str, claim: bool = False) -> Node:
+    """A worker comes online. With ``claim`` the node must exist (created through the API and
+    pending or known); otherwise it is created or updated."""
+    now = timezone.now()
+    if claim:
+        node = Node.objects.select_for_update().filter(id=node_id).first()
+        if node is None:
+            raise NodeNotFound(f"No node with id {node_id!r} to claim; create it with POST /api/v1/nodes.")
+    else:
+        node, _ = Node.objects.select_for_update().get_or_create(id=node_id, defaults={"config": DEFAULT_CONFIG})
+    node.address, node.status, node.last_seen = address, NodeStatus.ACTIVE, now
+    node.save(update_fields=["address", "status", "last_seen", "updated_at"])
+    return node
+
+
+def node_heartbeat(*, node_id: str, performance: dict[str, float | None]) -> bool:
+    """Record that the node is alive; returns False if it no longer exists (deleted)."""
+    fields = {k: v for k, v in performance.items() if k in ("training_speed", "memory_usage", "network_latency")}
+    updated = Node.objects.filter(id=node_id).update(last_seen=timezone.now(), updated_at=timezone.now(), **fields)
+    # A node marked offline by a missed beat comes back.
+    Node.objects.filter(id=node_id, status=NodeStatus.OFFLINE).update(status=NodeStatus.ACTIVE)
+    return updated == 1
+
+
+def node_set_status(*, node_id: str, status: NodeStatus) -> None:
+    Node.objects.filter(id=node_id).exclude(status=NodeStatus.LEFT).update(status=status, updated_at=timezone.now())
+
+
+def node_leave(*, node_id: str) -> None:
+    Node.objects.filter(id=node_id).update(status=NodeStatus.LEFT, updated_at=timezone.now())
+
+
+def node_sweep_offline() -> list[str]:
+    """Alive nodes whose last heartbeat is older than NCRSH_OFFLINE_AFTER_S turn offline."""
+    cutoff = timezone.now() - timedelta(seconds=settings.OFFLINE_AFTER_S)
+    stale = list(Node.objects.filter(status__in=ALIVE_STATUSES, last_seen__lt=cutoff).values_list("id", flat=True))
+    if stale:
+        Node.objects.filter(id__in=stale, last_seen__lt=cutoff).update(
+            status=NodeStatus.OFFLINE, updated_at=timezone.now()
+        )
+    return stale

@@ -24,9 +24,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from training.engine.errors import CheckpointCorrupt
-
-_META_KEY = "ncrsh"
-_CHUNK = 1 << 20
+from training.engine.files import METADATA_KEY, header_metadata
 
 
 @dataclass(frozen=True)
@@ -36,19 +34,11 @@ class Checkpoint:
     sha256: str
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_checkpoint(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, Any]) -> str:
     """Write atomically; returns the sha256 (hex) of the file's bytes."""
     data = st_save(
         {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()},
-        metadata={_META_KEY: json.dumps(metadata, sort_keys=True, default=str)},
+        metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str)},
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -80,9 +70,7 @@ def load_checkpoint(path: Path, *, sha256: str) -> Checkpoint:
         raise CheckpointCorrupt(f"{path.name}: sha256 {actual} does not match the recorded {sha256}")
     try:
         tensors = st_load(data)
-        header_length = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_length])
-        metadata = json.loads(header.get("__metadata__", {}).get(_META_KEY, "{}"))
+        metadata = header_metadata(data)
     except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
         raise CheckpointCorrupt(f"{path.name}: not a safetensors checkpoint: {exc}") from None
     return Checkpoint(tensors=tensors, metadata=metadata, sha256=actual)

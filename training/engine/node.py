@@ -29,14 +29,15 @@ class Reporter(Protocol):
 
     def log(self, metrics: Mapping[str, float], step: int) -> None: ...
 
-    def round(self, outcome: RoundOutcome, model_hash: str) -> None: ...
+    def round(self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]]) -> None:
+        """After each round; ``state()`` gives the global model's weights (on the CPU) if wanted."""
 
 
 class NullReporter:
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         pass
 
-    def round(self, outcome: RoundOutcome, model_hash: str) -> None:
+    def round(self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]]) -> None:
         pass
 
 
@@ -109,6 +110,10 @@ def load_vector(model: GPT, vector: torch.Tensor) -> None:
 
 def weights_hash(vector: torch.Tensor) -> str:
     return "sha256:" + hashlib.sha256(vector.detach().to("cpu", torch.float32).numpy().tobytes()).hexdigest()
+
+
+def cpu_state(model: GPT) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
 
 
 def _inject(update: torch.Tensor, fault: str | None) -> torch.Tensor:
@@ -255,7 +260,7 @@ def train_node(
                     outcome.partition,
                 )
             )
-            reporter.round(outcome, base_hash)
+            reporter.round(outcome, base_hash, lambda: cpu_state(model))
         if report:
             assert accuracy is not None
             elapsed = max(1e-9, time.perf_counter() - window_start)
@@ -282,7 +287,7 @@ def train_node(
         rounds=records,
         val_loss=val_loss,
         val_accuracy=val_accuracy,
-        state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        state=cpu_state(model),
         model_hash=weights_hash(params_vector(model)),
         bytes_sent=exchange.bytes_sent,
         bytes_received=exchange.bytes_received,

@@ -145,7 +145,7 @@ def test_a_stop_request_ends_every_node_within_a_step(wikitext: Corpus) -> None:
             if step >= 20:
                 stop.set()
 
-        def round(self, outcome: object, model_hash: str) -> None:
+        def round(self, outcome: object, model_hash: str, state: object) -> None:
             pass
 
     train = TrainConfig(batch_size=4, max_steps=10_000, learning_rate=3e-3, log_every=5)

@@ -1,0 +1,132 @@
+"""Model Management (spec): list, save, load, download."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from models_store import selectors, services
+from models_store.models import Checkpoint
+from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from training.models import TrainingSession
+
+_CHUNK = 1 << 20
+
+
+class CheckpointSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    session = serializers.CharField(source="session_id", allow_null=True)
+    round = serializers.IntegerField()
+    step = serializers.IntegerField()
+    created = serializers.DateTimeField(source="created_at")
+    size = serializers.IntegerField(help_text="bytes")
+    sha256 = serializers.CharField()
+    model_hash = serializers.CharField()
+    metrics = serializers.JSONField()
+    model_config = serializers.JSONField()
+    loaded = serializers.SerializerMethodField(help_text="chosen as the next session's starting weights")
+
+    def get_loaded(self, checkpoint: Checkpoint) -> bool:
+        return checkpoint.loaded_at is not None
+
+
+class CheckpointListSerializer(serializers.Serializer):
+    models = CheckpointSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+class SaveInputSerializer(StrictSerializer):
+    session_id = serializers.CharField(required=False, help_text="default: the running, else the last, session")
+
+
+class LoadInputSerializer(StrictSerializer):
+    model_id = serializers.CharField()
+
+
+class ModelListApi(SwarmApi):
+    @extend_schema(operation_id="models_list", responses={200: CheckpointListSerializer, **error_responses()})
+    def get(self, request: Request) -> Response:
+        checkpoints = selectors.checkpoint_list(session_id=request.query_params.get("session") or None)
+        return Response(
+            {"models": CheckpointSerializer(checkpoints[:500], many=True).data, "total": checkpoints.count()}
+        )
+
+
+class ModelSaveApi(SwarmApi):
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        operation_id="models_save",
+        request=SaveInputSerializer,
+        responses={201: CheckpointSerializer, **error_responses(400, 403, 404, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        body = SaveInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        session = (
+            TrainingSession.objects.filter(id=body.validated_data["session_id"]).first()
+            if "session_id" in body.validated_data
+            else TrainingSession.objects.first()
+        )
+        if session is None:
+            raise NotFound("No training session to save a model from.")
+        checkpoint = services.checkpoint_snapshot(session=session)
+        return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
+
+
+class ModelLoadApi(SwarmApi):
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        operation_id="models_load",
+        request=LoadInputSerializer,
+        responses={200: CheckpointSerializer, **error_responses(400, 403, 404, 415, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        body = LoadInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        checkpoint = services.checkpoint_load(model_id=body.validated_data["model_id"])
+        return Response(CheckpointSerializer(checkpoint).data)
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    """The file a chunk at a time, read off the event loop: never whole in memory."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, _CHUNK):
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+class ModelDownloadApi(SwarmApi):
+    @extend_schema(
+        operation_id="models_download",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="safetensors file"),
+            **error_responses(404, 422),
+        },
+    )
+    def get(self, request: Request, model_id: str) -> StreamingHttpResponse:
+        checkpoint = selectors.checkpoint_get(model_id=model_id)
+        path = selectors.checkpoint_path(checkpoint)
+        if not path.is_file():
+            services.checkpoint_verify(checkpoint=checkpoint)  # raises MODEL_CORRUPT naming the problem
+        response = StreamingHttpResponse(_chunks(path), content_type="application/octet-stream")
+        response["Content-Length"] = str(checkpoint.size)
+        response["Content-Disposition"] = f'attachment; filename="{checkpoint.id}.safetensors"'
+        response["ETag"] = f'"{checkpoint.sha256}"'
+        digest = base64.b64encode(bytes.fromhex(checkpoint.sha256)).decode()
+        response["Digest"] = f"sha-256={digest}"
+        response["Repr-Digest"] = f"sha-256=:{digest}:"
+        return response

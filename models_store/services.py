@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from models_store.models import Checkpoint, new_model_id
+from models_store.selectors import checkpoint_get, checkpoint_path
+from ncrsh_site.errors import ModelCorrupt
+from training.engine.files import file_sha256, read_metadata
+from training.models import TrainingSession
+
+
+def snapshot_path(session_id: str) -> Path:
+    """Where a session's latest global model is kept between rounds (not a registered model)."""
+    return settings.CHECKPOINT_DIR / "sessions" / f"{session_id}.latest.safetensors"
+
+
+@transaction.atomic
+def checkpoint_register(
+    *,
+    source: Path,
+    session_id: str | None,
+    round_index: int,
+    step: int,
+    model_hash: str,
+    metrics: dict[str, Any],
+    model_config: dict[str, Any],
+) -> Checkpoint:
+    """Copy ``source`` into the store under a name of ours, hash it, and record it."""
+    model_id = new_model_id()
+    filename = f"{model_id}.safetensors"
+    target = settings.CHECKPOINT_DIR / filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    shutil.copyfile(source, temporary)
+    temporary.replace(target)
+    return Checkpoint.objects.create(
+        id=model_id,
+        session_id=session_id,
+        round=round_index,
+        step=step,
+        filename=filename,
+        size=target.stat().st_size,
+        sha256=file_sha256(target),
+        model_hash=model_hash,
+        metrics=metrics,
+        model_config=model_config,
+    )
+
+
+def checkpoint_verify(*, checkpoint: Checkpoint) -> None:
+    """The file is there, and its bytes are the ones recorded; else MODEL_CORRUPT (1004)."""
+    path = checkpoint_path(checkpoint)
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        raise ModelCorrupt(f"{checkpoint.id}: the file is unreadable: {exc.strerror}") from None
+    if actual != checkpoint.sha256:
+        raise ModelCorrupt(f"{checkpoint.id}: sha256 {actual} does not match the recorded {checkpoint.sha256}")
+
+
+@transaction.atomic
+def checkpoint_load(*, model_id: str) -> Checkpoint:
+    """Verify a checkpoint and make it the starting weights of the next session."""
+    checkpoint = checkpoint_get(model_id=model_id)
+    checkpoint_verify(checkpoint=checkpoint)
+    Checkpoint.objects.exclude(id=checkpoint.id).update(loaded_at=None)
+    checkpoint.loaded_at = timezone.now()
+    checkpoint.save(update_fields=["loaded_at"])
+    return checkpoint
+
+
+def checkpoint_snapshot(*, session: TrainingSession) -> Checkpoint:
+    """Register the session's current global model: the latest round's snapshot while it runs,
+    its final model once it has ended."""
+    source = snapshot_path(session.id)
+    final_id = session.metrics.get("final_model")
+    if final_id and not source.exists():
+        final = checkpoint_get(model_id=final_id)
+        checkpoint_verify(checkpoint=final)
+        source = checkpoint_path(final)
+    if not source.exists():
+        raise NotFound(f"{session.id} has no model yet: the first round has not committed.")
+    metadata = read_metadata(source)
+    return checkpoint_register(
+        source=source,
+        session_id=session.id,
+        round_index=int(metadata.get("round", 0)),
+        step=int(metadata.get("step", 0)),
+        model_hash=str(metadata.get("model_hash", "")),
+        metrics=session.metrics,
+        model_config=session.config.get("model_config", {}),
+    )

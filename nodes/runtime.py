@@ -1,0 +1,62 @@
+"""Bringing nodes up: an ``ncrsh worker`` process (fleet), or local nodes inside the server
+(embedded). Both register, beat, and leave cleanly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from django.conf import settings
+
+from nodes.heartbeat import Heartbeat
+from nodes.services import node_leave, node_register, stable_node_id
+from training.services import sweep
+
+logger = logging.getLogger(__name__)
+
+
+def start_local_nodes(count: int) -> Heartbeat | None:
+    """Embedded mode: ``count`` nodes served by this process's threads, ids stable per host."""
+    if count == 0:
+        return None
+    host = socket.gethostname()
+    node_ids = [stable_node_id(host=host, device=f"local{i}") for i in range(count)]
+    for node_id, i in zip(node_ids, range(count), strict=True):
+        node_register(node_id=node_id, address=f"{host}/local{i}")
+    heartbeat = Heartbeat(node_ids, sweep=sweep)
+    heartbeat.start()
+    logger.info("local nodes up: %s", ", ".join(node_ids))
+    return heartbeat
+
+
+def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None:
+    """A fleet node: register, beat, consume the queue named after the node (one child process,
+    which alone touches the GPU), and leave on a clean shutdown."""
+    from ncrsh_site.celery import app
+
+    host = socket.gethostname()
+    node_id = node or stable_node_id(host=host, device=device)
+    if device.startswith("cuda:"):
+        # Only the child process initialises CUDA; it sees its one GPU as cuda:0.
+        os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+    node_register(node_id=node_id, address=f"{host}/{device}", claim=node is not None)
+    heartbeat = Heartbeat([node_id], sweep=sweep)
+    heartbeat.start()
+    options: dict[str, Any] = {
+        "hostname": f"{node_id}@{host}",
+        "queues": [node_id],
+        "concurrency": 1,
+        "pool": "prefork",
+        "loglevel": loglevel,
+        "without_mingle": True,
+        "without_gossip": True,
+    }
+    print(f"ncrsh worker: node {node_id} on {host} ({device}), broker {settings.CELERY_BROKER_URL}", flush=True)
+    try:
+        app.Worker(**options).start()
+    finally:
+        heartbeat.stop()
+        node_leave(node_id=node_id)
+        print(f"ncrsh worker: node {node_id} left the swarm", flush=True)

@@ -1,0 +1,164 @@
+"""Training Management (spec): start, status, stop, and the sessions' record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from training import selectors, services
+from training.dispatch import dispatch_run
+from training.engine.config import AGGREGATORS, PRESETS, STRATEGIES
+from training.models import SessionStatus
+
+
+class ModelConfigInputSerializer(StrictSerializer):
+    preset = serializers.ChoiceField(choices=sorted(PRESETS), default="tiny")
+    hidden_size = serializers.IntegerField(min_value=8, max_value=16384, required=False)
+    num_layers = serializers.IntegerField(min_value=1, max_value=256, required=False)
+    num_heads = serializers.IntegerField(min_value=1, max_value=256, required=False)
+    seq_len = serializers.IntegerField(min_value=8, max_value=65536, required=False)
+    dropout = serializers.FloatField(min_value=0.0, max_value=0.9, required=False)
+
+
+class TrainingStartInputSerializer(StrictSerializer):
+    dataset = serializers.CharField(
+        max_length=512,
+        help_text="builtin:pystdlib, file:<path or glob>, <folder in NCRSH_DATA_DIR>, huggingface:<name>",
+    )
+    epochs = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
+    batch_size = serializers.IntegerField(min_value=1, max_value=4096, default=32)
+    learning_rate = serializers.FloatField(min_value=1e-7, max_value=10.0, default=1e-3)
+    nodes = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=True, help_text="omitted: all active"
+    )
+    strategy = serializers.ChoiceField(choices=STRATEGIES, default="diloco")
+    model_config = ModelConfigInputSerializer(required=False)
+    max_steps = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False)
+    local_steps = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, help_text="H")
+    outer_lr = serializers.FloatField(min_value=1e-6, max_value=10.0, required=False)
+    outer_momentum = serializers.FloatField(min_value=0.0, max_value=0.999, required=False)
+    aggregator = serializers.ChoiceField(choices=AGGREGATORS, default="mean")
+    aggregator_f = serializers.IntegerField(min_value=0, max_value=1000, default=0)
+    quorum = serializers.FloatField(min_value=0.5, max_value=1.0, required=False)
+    min_participants = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+    deadline_s = serializers.FloatField(min_value=0.1, max_value=86_400, required=False)
+    check_loss = serializers.BooleanField(required=False)
+    warmup_steps = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    log_every = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    wire_dtype = serializers.ChoiceField(choices=["float32", "float16", "bfloat16"], default="float32")
+
+
+class ProgressSerializer(serializers.Serializer):
+    epoch = serializers.IntegerField()
+    total_epochs = serializers.IntegerField()
+    loss = serializers.FloatField(allow_null=True)
+    accuracy = serializers.FloatField(allow_null=True)
+    step = serializers.IntegerField()
+    total_steps = serializers.IntegerField()
+    tokens_per_s = serializers.FloatField()
+    round = serializers.IntegerField()
+
+
+class NodeProgressSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.CharField()
+    batch_progress = serializers.FloatField()
+    step = serializers.IntegerField()
+    loss = serializers.FloatField(allow_null=True)
+    model_hash = serializers.CharField(allow_null=True)
+
+
+class TrainingStatusSerializer(serializers.Serializer):
+    session_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    progress = ProgressSerializer()
+    nodes = NodeProgressSerializer(many=True)
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    dataset = serializers.CharField()
+    strategy = serializers.CharField()
+    epochs = serializers.IntegerField()
+    batch_size = serializers.IntegerField()
+    learning_rate = serializers.FloatField()
+    max_steps = serializers.IntegerField(allow_null=True)
+    config = serializers.JSONField()
+    metrics = serializers.JSONField()
+    error = serializers.CharField()
+    initial_checkpoint = serializers.CharField(source="initial_checkpoint_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class SessionListSerializer(serializers.Serializer):
+    sessions = SessionSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+class TrainingStartApi(SwarmApi):
+    throttle_scope = "training"
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        operation_id="training_start",
+        request=TrainingStartInputSerializer,
+        responses={201: TrainingStatusSerializer, **error_responses(400, 403, 404, 409, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        body = TrainingStartInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(body.validated_data)
+        top = ("dataset", "epochs", "batch_size", "learning_rate", "strategy", "max_steps")
+        session = services.session_start(
+            **{k: data.pop(k, None) for k in top},
+            nodes=data.pop("nodes", None),
+            model_config=data.pop("model_config", {}),
+            knobs=data,
+            dispatch=dispatch_run,
+        )
+        return Response(selectors.session_status(session), status=status.HTTP_201_CREATED)
+
+
+class TrainingStatusApi(SwarmApi):
+    @extend_schema(operation_id="training_status", responses={200: TrainingStatusSerializer, **error_responses(404)})
+    def get(self, request: Request) -> Response:
+        services.sweep()
+        return Response(selectors.session_status(selectors.session_current()))
+
+
+class TrainingStopApi(SwarmApi):
+    throttle_scope = "training"
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        operation_id="training_stop",
+        request=None,
+        responses={200: TrainingStatusSerializer, **error_responses(403, 404)},
+    )
+    def post(self, request: Request) -> Response:
+        session = services.session_stop(session=selectors.session_current())
+        return Response(selectors.session_status(session))
+
+
+class SessionListApi(SwarmApi):
+    @extend_schema(operation_id="training_sessions_list", responses={200: SessionListSerializer, **error_responses()})
+    def get(self, request: Request) -> Response:
+        sessions = selectors.session_list()[:100]
+        return Response(
+            {"sessions": SessionSerializer(sessions, many=True).data, "total": selectors.session_list().count()}
+        )
+
+
+class SessionDetailApi(SwarmApi):
+    @extend_schema(
+        operation_id="training_sessions_retrieve", responses={200: SessionSerializer, **error_responses(404)}
+    )
+    def get(self, request: Request, session_id: str) -> Response:
+        return Response(SessionSerializer(selectors.session_get(session_id=session_id)).data)

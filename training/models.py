@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+
+def new_session_id() -> str:
+    return f"training_{secrets.token_hex(4)}"
+
+
+class SessionStatus(models.TextChoices):
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+ACTIVE_SESSION_STATUSES = (SessionStatus.RUNNING, SessionStatus.STOPPING)
+
+
+class TrainingSession(models.Model):
+    """A training run over some nodes. ``config`` holds the engine's settings as the API took
+    them (model_config, strategy knobs, policy); ``metrics`` the final figures."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_session_id, editable=False)
+    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.RUNNING)
+    dataset = models.CharField(max_length=512)
+    strategy = models.CharField(max_length=32)
+    epochs = models.PositiveIntegerField(default=1)
+    batch_size = models.PositiveIntegerField()
+    learning_rate = models.FloatField()
+    max_steps = models.PositiveIntegerField(null=True, blank=True)
+    config = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict)
+    error = models.TextField(blank=True, default="")
+    initial_checkpoint = models.ForeignKey(
+        "models_store.Checkpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    TRAINING = "training"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    OFFLINE = "offline"
+
+
+FINISHED_RUN_STATUSES = (RunStatus.STOPPED, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.OFFLINE)
+
+
+class NodeRun(models.Model):
+    """One node's part in a session; claimed by compare-and-set so a redelivered task never trains twice."""
+
+    session = models.ForeignKey(TrainingSession, on_delete=models.CASCADE, related_name="runs")
+    node = models.ForeignKey("nodes.Node", on_delete=models.CASCADE, related_name="runs")
+    rank = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    epoch = models.PositiveIntegerField(default=0)
+    batch_progress = models.FloatField(default=0.0)
+    loss = models.FloatField(null=True, blank=True)
+    accuracy = models.FloatField(null=True, blank=True)
+    tokens_per_s = models.FloatField(null=True, blank=True)
+    round = models.PositiveIntegerField(default=0)
+    model_hash = models.CharField(max_length=80, blank=True, default="")
+    metrics = models.JSONField(default=dict)
+    error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("session", "rank")
+        constraints = [models.UniqueConstraint(fields=("session", "node"), name="one_run_per_node_and_session")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.node_id} ({self.status})"

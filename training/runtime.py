@@ -1,0 +1,180 @@
+"""The only place Django meets the engine: one node's run of one session, in a task body.
+
+Imported by ``training.tasks.run_node`` when it runs, never by the web process (torch).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+from models_store.services import checkpoint_register, snapshot_path
+from nodes.models import Node
+from training.engine.checkpoint import load_checkpoint, save_checkpoint
+from training.engine.config import AggregatorConfig, ModelConfig, Policy, Strategy, TrainConfig
+from training.engine.data import Corpus
+from training.engine.datasets import load_bytes
+from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
+from training.engine.node import NodeResult, NodeSpec, train_node
+from training.engine.rounds import RoundOutcome
+from training.models import NodeRun, RunStatus, TrainingSession
+from training.services import run_finish, stop_requested
+
+logger = logging.getLogger(__name__)
+
+# Embedded mode: the nodes of a session are threads of this process and meet here.
+_stores: dict[str, MemoryStore] = {}
+_stores_lock = threading.Lock()
+
+
+def _exchange(session_id: str) -> Exchange:
+    if settings.EMBEDDED:
+        with _stores_lock:
+            store = _stores.setdefault(session_id, MemoryStore())
+        return InMemoryExchange(store)
+    return RedisExchange(settings.REDIS_URL, prefix=f"{settings.CACHE_KEY_PREFIX}:exchange", ttl_s=24 * 3600)
+
+
+def node_spec(session: TrainingSession, node_id: str) -> NodeSpec:
+    config = session.config
+    policy = dict(config["policy"])
+    aggregator = AggregatorConfig(**policy.pop("aggregator"))
+    return NodeSpec(
+        node_id=node_id,
+        members=tuple(config["members"]),
+        model=ModelConfig(**config["model_config"]),
+        train=TrainConfig(**config["train"]),
+        strategy=Strategy(**config["strategy"]),
+        policy=Policy(aggregator=aggregator, **policy),
+        session=session.id,
+        fault=settings.FAULT_INJECTION.get(node_id),
+        wire_dtype=config["wire_dtype"],
+    )
+
+
+class DatabaseReporter:
+    """Progress to the NodeRun row; the rank-0 node keeps the session's latest global model on disk."""
+
+    def __init__(self, run: NodeRun, session: TrainingSession) -> None:
+        self.run, self.session = run, session
+        self.step = 0
+
+    def log(self, metrics: Mapping[str, float], step: int) -> None:
+        self.step = step
+        NodeRun.objects.filter(id=self.run.id).update(
+            step=step,
+            epoch=int(metrics["epoch"]),
+            batch_progress=metrics["batch_progress"],
+            loss=metrics["loss"],
+            accuracy=metrics["accuracy"],
+            tokens_per_s=metrics["tokens_per_s"],
+            round=int(metrics["round"]),
+        )
+
+    def round(self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]]) -> None:
+        NodeRun.objects.filter(id=self.run.id).update(round=outcome.index + 1, model_hash=model_hash)
+        Node.objects.filter(id=self.run.node_id).update(model_hash=model_hash)
+        if self.run.rank == 0 and outcome.committed:
+            save_checkpoint(snapshot_path(self.session.id), state(), self.metadata(outcome.index + 1, model_hash))
+
+    def metadata(self, round_index: int, model_hash: str) -> dict[str, Any]:
+        return {
+            "session": self.session.id,
+            "round": round_index,
+            "model_hash": model_hash,
+            "step": self.step,
+            "model_config": self.session.config["model_config"],
+            "strategy": self.session.config["strategy"],
+            "aggregator": self.session.config["policy"]["aggregator"],
+            "members": self.session.config["members"],
+        }
+
+
+def _initial_state(session: TrainingSession) -> dict[str, torch.Tensor] | None:
+    checkpoint = session.initial_checkpoint
+    if checkpoint is None:
+        return None
+    loaded = load_checkpoint(settings.CHECKPOINT_DIR / Path(checkpoint.filename).name, sha256=checkpoint.sha256)
+    return loaded.tensors
+
+
+def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult) -> None:
+    """The first node to finish registers the session's final model (all hold the same one)."""
+    with transaction.atomic():
+        claimed = TrainingSession.objects.filter(id=session.id, metrics__final_model__isnull=True)
+        locked = claimed.select_for_update().first()
+        if locked is None:
+            return
+        path = settings.CHECKPOINT_DIR / "sessions" / f"{session.id}.{run.node_id}.final.safetensors"
+        last_round = result.rounds[-1].index + 1 if result.rounds else 0
+        reporter = DatabaseReporter(run, session)
+        reporter.step = result.steps
+        save_checkpoint(path, result.state, reporter.metadata(last_round, result.model_hash))
+        checkpoint = checkpoint_register(
+            source=path,
+            session_id=session.id,
+            round_index=last_round,
+            step=result.steps,
+            model_hash=result.model_hash,
+            metrics={"val_loss": result.val_loss, "val_accuracy": result.val_accuracy},
+            model_config=session.config["model_config"],
+        )
+        path.unlink(missing_ok=True)
+        locked.metrics = {**locked.metrics, "final_model": checkpoint.id}
+        locked.save(update_fields=["metrics"])
+
+
+def execute_run(session_id: str, node_id: str) -> None:
+    """Claim this node's run (compare-and-set: a redelivered task returns quietly), train, report."""
+    token = uuid.uuid4().hex
+    claimed = NodeRun.objects.filter(session_id=session_id, node_id=node_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.TRAINING, claimed_by=token
+    )
+    if not claimed:
+        logger.info("run of %s in %s is already claimed or finished", node_id, session_id)
+        return
+    session = TrainingSession.objects.select_related("initial_checkpoint").get(id=session_id)
+    run = NodeRun.objects.get(session_id=session_id, node_id=node_id)
+    try:
+        spec = node_spec(session, node_id)
+        corpus = Corpus.from_bytes(
+            load_bytes(session.dataset, data_roots=settings.DATA_ROOTS, data_dir=settings.DATA_DIR)
+        )
+        shard_steps = len(corpus.shard(run.rank, len(spec.members))) // (spec.train.batch_size * spec.model.seq_len)
+        NodeRun.objects.filter(id=run.id).update(total_steps=spec.train.total_steps(max(1, shard_steps)))
+        result = train_node(
+            spec,
+            corpus=corpus,
+            exchange=_exchange(session_id),
+            reporter=DatabaseReporter(run, session),
+            should_stop=lambda: stop_requested(session_id),
+            device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
+            initial_state=_initial_state(session),
+        )
+        _final_checkpoint(session, run, result)
+        metrics = {
+            "val_loss": result.val_loss,
+            "val_accuracy": result.val_accuracy,
+            "model_hash": result.model_hash,
+            "steps": result.steps,
+            "rounds": len(result.rounds),
+            "bytes_sent": result.bytes_sent,
+            "bytes_received": result.bytes_received,
+            "compute_seconds": result.compute_seconds,
+            "exchange_seconds": result.exchange_seconds,
+            "round_hashes": [r.model_hash for r in result.rounds],
+        }
+        run_finish(run_id=run.id, status=RunStatus.STOPPED if result.stopped else RunStatus.COMPLETED, metrics=metrics)
+    except Exception as exc:
+        logger.exception("run of %s in %s failed", node_id, session_id)
+        run_finish(run_id=run.id, status=RunStatus.FAILED, metrics={}, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        close_old_connections()
