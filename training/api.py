@@ -80,6 +80,17 @@ class TrainingStatusSerializer(serializers.Serializer):
     nodes = NodeProgressSerializer(many=True)
 
 
+class RunSerializer(serializers.Serializer):
+    node = serializers.CharField(source="node_id")
+    rank = serializers.IntegerField()
+    status = serializers.CharField()
+    step = serializers.IntegerField()
+    round = serializers.IntegerField()
+    model_hash = serializers.CharField()
+    metrics = serializers.JSONField(help_text="final figures, with the model hash after every round")
+    error = serializers.CharField()
+
+
 class SessionSerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.ChoiceField(choices=SessionStatus.choices)
@@ -95,6 +106,10 @@ class SessionSerializer(serializers.Serializer):
     initial_checkpoint = serializers.CharField(source="initial_checkpoint_id", allow_null=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class SessionDetailSerializer(SessionSerializer):
+    runs = RunSerializer(many=True)
 
 
 class SessionListSerializer(serializers.Serializer):

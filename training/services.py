@@ -113,7 +113,6 @@ def _check_dataset(spec: str) -> None:
 
 
 def _members(requested: list[str] | None) -> list[str]:
-    sweep()
     if not requested:
         alive = list(Node.objects.filter(status__in=ALIVE_STATUSES).order_by("id").values_list("id", flat=True))
         if not alive:
@@ -129,8 +128,36 @@ def _members(requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-@transaction.atomic
 def session_start(
+    *,
+    dataset: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    nodes: list[str] | None,
+    strategy: str,
+    model_config: dict[str, Any],
+    max_steps: int | None,
+    knobs: dict[str, Any],
+    dispatch: Callable[[str, str], None],
+) -> TrainingSession:
+    sweep()  # on its own: a node found silent stays offline even if the start is refused
+    with transaction.atomic():
+        return _session_create(
+            dataset=dataset,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            nodes=nodes,
+            strategy=strategy,
+            model_config=model_config,
+            max_steps=max_steps,
+            knobs=knobs,
+            dispatch=dispatch,
+        )
+
+
+def _session_create(
     *,
     dataset: str,
     epochs: int,

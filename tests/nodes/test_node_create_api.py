@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from nodes.models import Node
@@ -17,7 +18,8 @@ SPEC_BODY = {
 }
 
 
-def test_staff_creates_a_pending_node_with_the_spec_body(staff_client: APIClient) -> None:
+def test_staff_creates_a_pending_node_with_the_spec_body(staff_client: APIClient, settings: Settings) -> None:
+    settings.EMBEDDED = False  # fleet: the node waits for `ncrsh worker --node <id>`
     response = staff_client.post(URL, SPEC_BODY, format="json")
     assert response.status_code == 201
     body = response.json()
@@ -26,6 +28,14 @@ def test_staff_creates_a_pending_node_with_the_spec_body(staff_client: APIClient
     assert body["address"] is None
     assert body["last_seen"] is None
     assert Node.objects.get(id=body["id"]).config == SPEC_BODY["config"]
+
+
+def test_in_the_embedded_mode_a_new_node_is_a_live_local_node(staff_client: APIClient, settings: Settings) -> None:
+    settings.EMBEDDED = True
+    body = staff_client.post(URL, SPEC_BODY, format="json").json()
+    assert body["status"] == "active"
+    assert body["address"].endswith("/local")
+    assert body["last_seen"] is not None
 
 
 def test_missing_config_sections_take_the_defaults(staff_client: APIClient) -> None:

@@ -1,0 +1,85 @@
+"""The README walk-through, embedded: one server, two local nodes, no services."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.live import LiveServer, fresh_database, live_server, server_env
+
+pytestmark = pytest.mark.live
+
+
+def _wait_for(client: httpx.Client, predicate: Any, *, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get("/api/v1/training/status").json()
+        if predicate(body):
+            return dict(body)
+        assert time.monotonic() < deadline, body
+        time.sleep(0.5)
+
+
+def test_train_stop_save_and_download_a_verified_model(server_home: Path) -> None:
+    env = server_env(server_home, {"NCRSH_LOCAL_NODES": "2"})
+    with fresh_database(server_home) as db, live_server(env | db) as server:
+        _walk_through(server)
+
+
+def _walk_through(server: LiveServer) -> None:
+    headers = {"Authorization": f"Bearer {server.login()}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+        nodes = client.get("/api/v1/nodes").json()
+        assert (nodes["total"], nodes["active"]) == (2, 2)
+
+        started = client.post(
+            "/api/v1/training/start",
+            json={
+                "dataset": "builtin:pystdlib",
+                "model_config": {"preset": "tiny"},
+                "batch_size": 8,
+                "learning_rate": 0.003,
+                "strategy": "diloco",
+                "local_steps": 10,
+                "max_steps": 100_000,
+                "log_every": 5,
+            },
+        )
+        assert started.status_code == 201, started.text
+        session_id = started.json()["session_id"]
+
+        early = _wait_for(client, lambda b: (b["progress"]["loss"] or 0) > 0 and b["progress"]["round"] >= 1)
+        later = _wait_for(client, lambda b: b["progress"]["round"] >= early["progress"]["round"] + 8)
+        assert later["progress"]["loss"] < early["progress"]["loss"]
+        hashes = {n["model_hash"] for n in later["nodes"]}
+        assert all(h and h.startswith("sha256:") for h in hashes)
+
+        again = client.post("/api/v1/training/start", json={"dataset": "builtin:pystdlib"})
+        assert (again.status_code, again.json()["error"]["code"]) == (409, 1002)
+
+        assert client.post("/api/v1/training/stop").json()["status"] == "stopping"
+        stopped = _wait_for(client, lambda b: b["status"] == "stopped", timeout=60)
+        assert {n["status"] for n in stopped["nodes"]} == {"stopped"}
+
+        session = client.get(f"/api/v1/training/sessions/{session_id}").json()
+        metrics = session["metrics"]
+        assert len(metrics["model_hashes"]) == 1  # both nodes hold the same model
+        assert 0 <= metrics["round_overhead"] < 1
+        assert metrics["stop_latency_s"] < 30
+        assert metrics["final_model"].startswith("model_")
+
+        saved = client.post("/api/v1/models/save", json={})
+        assert saved.status_code == 201, saved.text
+        listed = {m["id"]: m for m in client.get("/api/v1/models").json()["models"]}
+        assert saved.json()["id"] in listed
+        model = listed[metrics["final_model"]]
+        download = client.get(f"/api/v1/models/{model['id']}/download")
+        assert download.status_code == 200
+        assert hashlib.sha256(download.content).hexdigest() == model["sha256"]
+        assert download.headers["etag"] == f'"{model["sha256"]}"'
+        assert "attachment" in download.headers["content-disposition"]
