@@ -173,7 +173,7 @@ class SessionListApi(SwarmApi):
 
 class SessionDetailApi(SwarmApi):
     @extend_schema(
-        operation_id="training_sessions_retrieve", responses={200: SessionSerializer, **error_responses(404)}
+        operation_id="training_sessions_retrieve", responses={200: SessionDetailSerializer, **error_responses(404)}
     )
     def get(self, request: Request, session_id: str) -> Response:
-        return Response(SessionSerializer(selectors.session_get(session_id=session_id)).data)
+        return Response(SessionDetailSerializer(selectors.session_get(session_id=session_id)).data)

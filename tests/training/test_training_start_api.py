@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -82,7 +83,7 @@ def test_offline_nodes_are_404_with_1001(staff_client: APIClient, dispatched: li
 def test_a_node_past_its_heartbeat_is_swept_offline_first(
     staff_client: APIClient, settings: Settings, dispatched: list
 ) -> None:
-    stale = Node.objects.create(status=NodeStatus.ACTIVE, last_seen=timezone.now() - timezone.timedelta(hours=1))
+    stale = Node.objects.create(status=NodeStatus.ACTIVE, last_seen=timezone.now() - timedelta(hours=1))
     assert _start(staff_client, nodes=[stale.id]).status_code == 404
     assert Node.objects.get(id=stale.id).status == "offline"
 
