@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -304,8 +305,13 @@ def sweep() -> None:
     """Nodes past their heartbeat turn offline, and their runs leave their sessions (the others
     go on: rounds proceed without them once their deadline passes)."""
     node_sweep_offline()
+    # Silent twice over: the node missed its heartbeats and the run stopped reporting (a busy
+    # host's late heartbeat alone must not take a live run out of its session).
+    quiet_since = timezone.now() - timedelta(seconds=settings.OFFLINE_AFTER_S)
     silent = NodeRun.objects.filter(
-        status__in=(RunStatus.QUEUED, RunStatus.TRAINING), node__status__in=(NodeStatus.OFFLINE, NodeStatus.LEFT)
+        status__in=(RunStatus.QUEUED, RunStatus.TRAINING),
+        node__status__in=(NodeStatus.OFFLINE, NodeStatus.LEFT),
+        updated_at__lt=quiet_since,
     )
     for run in silent:
         run_finish(run_id=run.id, status=RunStatus.OFFLINE, metrics=run.metrics, error="node went offline")

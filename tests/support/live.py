@@ -42,10 +42,10 @@ class LiveServer:
 
 
 @contextmanager
-def fresh_database(home: Path) -> Iterator[dict[str, str]]:
-    """A database of the test's own: a new PostgreSQL database when DATABASE_URL names one
-    (dropped afterwards), otherwise SQLite under the server's state folder."""
-    url = os.environ.get("DATABASE_URL", "")
+def fresh_database(home: Path, *, postgres: str | None = None) -> Iterator[dict[str, str]]:
+    """A database of the test's own: a new PostgreSQL database when DATABASE_URL (or
+    ``postgres``) names one, dropped afterwards; otherwise SQLite under the server's state folder."""
+    url = postgres or os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         yield {"DATABASE_URL": ""}
         return
@@ -71,6 +71,30 @@ def server_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+@contextmanager
+def worker_process(env: Mapping[str, str], node_id: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``ncrsh worker --node <id>``: a Celery worker that is a swarm node."""
+    log = Path(env["NCRSH_HOME"]) / f"worker-{node_id}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [NCRSH, "worker", "--node", node_id],
+            env=dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the Celery child goes with it
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextmanager

@@ -24,3 +24,20 @@ def redis_url() -> str:
     except redis.RedisError:
         missing(f"Redis at {url}")
     return url
+
+
+DEFAULT_POSTGRES_URL = "postgres://root@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str:
+    """DATABASE_URL when it names PostgreSQL, or the local default when one answers there."""
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        url = DEFAULT_POSTGRES_URL
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error:
+        missing(f"PostgreSQL at {url}")
+    return url
