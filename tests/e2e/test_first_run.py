@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.live import free_port
+from tests.support.live import free_port, fresh_database, live_server, server_env
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,8 @@ def test_make_run_serves_the_api_with_a_printed_admin_password(make_run: tuple[s
     assert login.status_code == 200
     token = login.json()["access"]
     nodes = httpx.get(f"{url}/api/v1/nodes", headers={"Authorization": f"Bearer {token}"}).json()
-    assert {k: nodes[k] for k in ("nodes", "total", "active")} == {"nodes": [], "total": 0, "active": 0}
+    assert (nodes["total"], nodes["active"]) == (2, 2)  # the embedded swarm's local nodes
+    assert {n["status"] for n in nodes["nodes"]} == {"active"}
     assert httpx.get(f"{url}/health/ready").json()["status"] == "ready"
 
 
@@ -95,3 +96,11 @@ def test_admin_browsable_api_and_docs_work_with_a_session_login(make_run: tuple[
         assert "Node Collection" in api_page.text
         assert browser.get("/api/v1/docs/").status_code == 200
         assert browser.get("/api/v1/schema/").status_code == 200
+
+
+def test_without_local_nodes_the_registry_starts_empty(server_home: Path) -> None:
+    env = server_env(server_home, {"NCRSH_LOCAL_NODES": "0"})
+    with fresh_database(server_home) as db, live_server(env | db) as server:
+        token = server.login()
+        nodes = httpx.get(f"{server.url}/api/v1/nodes", headers={"Authorization": f"Bearer {token}"}).json()
+    assert {k: nodes[k] for k in ("nodes", "total", "active")} == {"nodes": [], "total": 0, "active": 0}
