@@ -247,15 +247,9 @@ def train_node(
                     step,
                     outcome.committed,
                     base_hash,
-                    decision.accepted if decision else (),
-                    decision.rejected if decision else (),
-                    decision.reason
-                    if decision
-                    else (
-                        "NETWORK_PARTITION: fewer than a majority of members seen"
-                        if outcome.partition
-                        else "stopped before the decision"
-                    ),
+                    decision.accepted,
+                    decision.rejected,
+                    decision.reason,
                     outcome.seconds,
                     outcome.partition,
                 )

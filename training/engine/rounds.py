@@ -1,14 +1,17 @@
 """One round of the protocol, as seen by one node.
 
-1. propose: publish this node's update (with the hash of the global weights it started from)
-2. collect the members' proposals until all arrive or the deadline passes (late ones are out)
+1. propose: publish this node's update, with the hash of the global weights it started from
+2. collect the members' proposals until all arrive or the deadline passes (late ones are out);
+   a proposal from another base model is refused (its sender has diverged)
 3. validate them and publish this node's votes; collect the votes of the nodes that proposed
 4. tally, and offer the decision write-once: the first decision written is THE decision of the
-   round for every node, so the swarm never forks
+   round for every node, whatever each one saw, so the swarm never forks
 5. aggregate the accepted updates (in node order, so every node computes the same bits)
 
-A node that sees fewer than a majority of its members stops deciding (NETWORK_PARTITION): it
-only adopts a decision that a majority wrote, or fails the round and keeps the global model.
+Every way out of a round goes through that one decision. A node that sees fewer than a
+majority of its members (NETWORK_PARTITION) or is asked to stop offers a failed decision; if a
+majority decided first, it adopts theirs. A node whose base differs from the decision's has
+diverged, and says so (ModelDivergence) instead of merging.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -24,24 +27,28 @@ from training.engine.aggregation import aggregate
 from training.engine.config import Policy
 from training.engine.errors import AggregatorBoundError, EngineError, ModelDivergence
 from training.engine.exchange import CorruptUpdate, Exchange, decode_update, encode_update, on_the_wire
-from training.engine.voting import Decision, Vote, accept_all, tally
+from training.engine.voting import Decision, Vote, accept_all, failed, tally
 
 Judge = Callable[[dict[str, torch.Tensor]], list[Vote]]
+PARTITION = "NETWORK_PARTITION"
 
 
 @dataclass
 class RoundOutcome:
     index: int
-    decision: Decision | None
+    decision: Decision
     aggregate: torch.Tensor | None
     proposers: tuple[str, ...]  # whose proposals this node saw in time
     votes: list[Vote] = field(default_factory=list)  # every vote this node saw
-    partition: bool = False
     seconds: float = 0.0
 
     @property
     def committed(self) -> bool:
-        return self.decision is not None and self.decision.committed and self.aggregate is not None
+        return self.decision.committed and self.aggregate is not None
+
+    @property
+    def partition(self) -> bool:
+        return self.decision.reason.startswith(PARTITION)
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class RoundContext:
     members: tuple[str, ...]
     policy: Policy
     wire_dtype: str = "float32"
-    # Checked while waiting: a stop request ends the round at once, uncommitted.
+    # Checked while waiting: a stop request ends the round at once (through the decision).
     should_stop: Callable[[], bool] = lambda: False
 
     def key(self, index: int, *parts: str) -> str:
@@ -70,91 +77,87 @@ def run_round(
 ) -> RoundOutcome:
     started = time.monotonic()
     exchange, policy = ctx.exchange, ctx.policy
-    blob = encode_update(update, {**meta, "base_hash": base_hash}, wire_dtype=ctx.wire_dtype)
-    exchange.put(ctx.key(index, "proposal", ctx.node_id), blob)
+    exchange.put(
+        ctx.key(index, "proposal", ctx.node_id),
+        encode_update(update, {**meta, "base_hash": base_hash}, wire_dtype=ctx.wire_dtype),
+    )
     # Our own update as the others will decode it (compression included), without fetching it back.
     updates: dict[str, torch.Tensor] = {ctx.node_id: on_the_wire(update, ctx.wire_dtype)}
-    others = [m for m in ctx.members if m != ctx.node_id]
-    corrupt: list[str] = []
-    keys = {ctx.key(index, "proposal", m): m for m in others}
-    for key, blob in exchange.arrivals(list(keys), until=started + policy.deadline_s, cancelled=ctx.should_stop):
-        node = keys[key]
+    refused: dict[str, str] = {}
+    others = {ctx.key(index, "proposal", m): m for m in ctx.members if m != ctx.node_id}
+    for key, blob in exchange.arrivals(list(others), until=started + policy.deadline_s, cancelled=ctx.should_stop):
         try:
             vector, their_meta = decode_update(blob)
-        except CorruptUpdate:
-            corrupt.append(node)
+        except CorruptUpdate as exc:
+            refused[others[key]] = f"corrupt: {exc}"
             continue
         if their_meta.get("base_hash") != base_hash:
-            raise ModelDivergence(
-                f"round {index}: {node} started from {their_meta.get('base_hash')}, {ctx.node_id} from {base_hash}"
-            )
-        updates[node] = vector
+            refused[others[key]] = f"started from {their_meta.get('base_hash')}, not {base_hash}"
+            continue
+        updates[others[key]] = vector
+    proposers = tuple(sorted([*updates, *refused]))
+
+    def settle(candidate: Decision, votes: list[Vote]) -> RoundOutcome:
+        if not candidate.base_hash:
+            candidate = replace(candidate, base_hash=base_hash)
+        stored = exchange.put_if_absent(ctx.key(index, "decision"), candidate.to_json())
+        return _finish(ctx, index, Decision.from_json(stored), base_hash, updates, votes, proposers, started)
+
+    def give_up(reason: str) -> RoundOutcome:
+        return settle(failed(round_index=index, proposers=proposers, reason=reason, decided_by=ctx.node_id), [])
+
     if ctx.should_stop():
-        return _stopped(ctx, index, updates, started)
-    proposers = tuple(sorted([*updates, *corrupt]))
-    majority = len(ctx.members) // 2 + 1
-    decision_key = ctx.key(index, "decision")
-    if len(proposers) < majority:
-        # Partitioned: adopt only a decision that a majority wrote.
-        written = exchange.wait([decision_key], until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop)
-        if decision_key not in written:
-            if ctx.should_stop():
-                return _stopped(ctx, index, updates, started)
-            return RoundOutcome(index, None, None, proposers, partition=True, seconds=time.monotonic() - started)
-        decision = Decision.from_json(written[decision_key])
-        return _finish(ctx, index, decision, updates, [], proposers, started)
+        return give_up("stopped before the decision")
+    if len(proposers) < len(ctx.members) // 2 + 1:
+        # A minority never decides a merge: wait for the majority's decision, else record the partition.
+        written = exchange.wait(
+            [ctx.key(index, "decision")], until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop
+        )
+        if written:
+            return settle(Decision.from_json(next(iter(written.values()))), [])
+        return give_up(f"{PARTITION}: {len(proposers)} of {len(ctx.members)} members seen")
 
     needed = policy.required(len(ctx.members))
-    if policy.voting:
-        mine = judge(updates) + [Vote(ctx.node_id, node, False, "corrupt bytes") for node in corrupt]
-        exchange.put(ctx.key(index, "votes", ctx.node_id), json.dumps([asdict(v) for v in mine]).encode())
-        vote_keys = [ctx.key(index, "votes", m) for m in proposers]
-        raw_votes = exchange.wait(vote_keys, until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop)
-        if ctx.should_stop():
-            return _stopped(ctx, index, updates, started)
-        votes = [Vote(**v) for blob in raw_votes.values() for v in json.loads(blob)]
-        candidate = tally(
-            votes,
-            round_index=index,
-            proposers=proposers,
-            quorum=policy.quorum,
-            min_participants=needed,
-            decided_by=ctx.node_id,
+    if not policy.voting:
+        return settle(
+            accept_all(round_index=index, proposers=sorted(updates), min_participants=needed, decided_by=ctx.node_id),
+            [],
         )
-    else:
-        votes = []
-        candidate = accept_all(round_index=index, proposers=proposers, min_participants=needed, decided_by=ctx.node_id)
-    decision = Decision.from_json(exchange.put_if_absent(decision_key, candidate.to_json()))
-    return _finish(ctx, index, decision, updates, votes, proposers, started)
-
-
-STOP_GRACE_S = 2.0
-
-
-def _stopped(ctx: RoundContext, index: int, updates: dict[str, torch.Tensor], started: float) -> RoundOutcome:
-    """Stopped mid-round: a peer that had every vote may have decided a moment ago. Adopt that
-    decision if it shows up within a short grace, so that all nodes stop on the same model."""
-    decision_key = ctx.key(index, "decision")
-    written = ctx.exchange.wait([decision_key], until=time.monotonic() + STOP_GRACE_S)
-    if decision_key not in written:
-        return RoundOutcome(index, None, None, tuple(sorted(updates)), seconds=time.monotonic() - started)
-    decision = Decision.from_json(written[decision_key])
-    return _finish(ctx, index, decision, updates, [], tuple(sorted(updates)), started)
+    mine = judge(updates) + [Vote(ctx.node_id, node, False, reason) for node, reason in refused.items()]
+    exchange.put(ctx.key(index, "votes", ctx.node_id), json.dumps([asdict(v) for v in mine]).encode())
+    raw_votes = exchange.wait(
+        [ctx.key(index, "votes", m) for m in proposers],
+        until=time.monotonic() + policy.deadline_s,
+        cancelled=ctx.should_stop,
+    )
+    if ctx.should_stop():
+        return give_up("stopped before the decision")
+    votes = [Vote(**v) for blob in raw_votes.values() for v in json.loads(blob)]
+    decision = tally(
+        votes, round_index=index, proposers=proposers, quorum=policy.quorum, min_participants=needed,
+        decided_by=ctx.node_id,
+    )  # fmt: skip
+    return settle(decision, votes)
 
 
 def _finish(
     ctx: RoundContext,
     index: int,
     decision: Decision,
+    base_hash: str,
     updates: dict[str, torch.Tensor],
     votes: list[Vote],
     proposers: tuple[str, ...],
     started: float,
 ) -> RoundOutcome:
+    if decision.base_hash and decision.base_hash != base_hash:
+        raise ModelDivergence(
+            f"round {index}: {ctx.node_id} holds {base_hash}, the swarm decided from {decision.base_hash}"
+        )
     aggregated = None
     if decision.committed:
         missing = [m for m in decision.accepted if m not in updates]
-        if missing:  # accepted by the majority, arrived here late: they are in the exchange by now
+        if missing:  # accepted by the others, arrived here late: they are in the exchange by now
             late = ctx.exchange.wait(
                 [ctx.key(index, "proposal", m) for m in missing], until=time.monotonic() + ctx.policy.deadline_s
             )
@@ -165,8 +168,6 @@ def _finish(
         try:
             aggregated = aggregate([updates[m] for m in decision.accepted], ctx.policy.aggregator)
         except AggregatorBoundError as exc:
-            decision = Decision(
-                index, (), tuple(sorted(updates)), decision.approvals, decision.rejections, False,
-                f"CONSENSUS_FAILED: {exc}", decision.decided_by,
-            )  # fmt: skip
+            # Every node holds the same updates and reaches the same refusal: still one outcome.
+            decision = replace(decision, accepted=(), committed=False, reason=f"CONSENSUS_FAILED: {exc}")
     return RoundOutcome(index, decision, aggregated, proposers, votes, seconds=time.monotonic() - started)

@@ -66,6 +66,7 @@ class Decision:
     committed: bool
     reason: str
     decided_by: str = ""
+    base_hash: str = ""  # the global model the round started from, in the decider's view
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -107,6 +108,12 @@ def tally(
         else f"CONSENSUS_FAILED: {len(accepted)} proposals accepted, {min_participants} needed"
     )
     return Decision(round_index, tuple(accepted), rejected, approvals, rejections, committed, reason, decided_by)
+
+
+def failed(*, round_index: int, proposers: Sequence[str], reason: str, decided_by: str) -> Decision:
+    """A round that ends without a merge (partition, stop): the global model is kept."""
+    zeros = dict.fromkeys(proposers, 0)
+    return Decision(round_index, (), tuple(sorted(proposers)), zeros, dict(zeros), False, reason, decided_by)
 
 
 def accept_all(*, round_index: int, proposers: Sequence[str], min_participants: int, decided_by: str) -> Decision:
