@@ -16,9 +16,23 @@ from training.engine.files import file_sha256, read_metadata
 from training.models import TrainingSession
 
 
-def snapshot_path(session_id: str) -> Path:
-    """Where a session's latest global model is kept between rounds (not a registered model)."""
-    return settings.CHECKPOINT_DIR / "sessions" / f"{session_id}.latest.safetensors"
+def snapshot_path(session_id: str, node_id: str) -> Path:
+    """Where a node keeps the session's latest global state between rounds (not a registered
+    model). Every node writes its own, so the state survives the loss of any of them."""
+    return settings.CHECKPOINT_DIR / "sessions" / f"{session_id}.{node_id}.latest.safetensors"
+
+
+def snapshot_latest(session_id: str) -> tuple[Path, dict[str, Any]] | None:
+    """The most advanced snapshot of a session (the highest round), with its metadata."""
+    best: tuple[Path, dict[str, Any]] | None = None
+    for path in (settings.CHECKPOINT_DIR / "sessions").glob(f"{session_id}.*.latest.safetensors"):
+        try:
+            metadata = read_metadata(path)
+        except (OSError, ValueError):
+            continue  # being replaced right now, or unreadable: another one will do
+        if best is None or int(metadata.get("round", 0)) > int(best[1].get("round", 0)):
+            best = (path, metadata)
+    return best
 
 
 @transaction.atomic
@@ -79,15 +93,15 @@ def checkpoint_load(*, model_id: str) -> Checkpoint:
 def checkpoint_snapshot(*, session: TrainingSession) -> Checkpoint:
     """Register the session's current global model: the latest round's snapshot while it runs,
     its final model once it has ended."""
-    source = snapshot_path(session.id)
+    latest = snapshot_latest(session.id)
     final_id = session.metrics.get("final_model")
-    if final_id and not source.exists():
+    if final_id and latest is None:
         final = checkpoint_get(model_id=final_id)
         checkpoint_verify(checkpoint=final)
-        source = checkpoint_path(final)
-    if not source.exists():
+        latest = (checkpoint_path(final), read_metadata(checkpoint_path(final)))
+    if latest is None:
         raise NotFound(f"{session.id} has no model yet: the first round has not committed.")
-    metadata = read_metadata(source)
+    source, metadata = latest
     return checkpoint_register(
         source=source,
         session_id=session.id,

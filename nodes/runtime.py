@@ -12,7 +12,8 @@ from django.conf import settings
 
 from nodes.heartbeat import Heartbeat
 from nodes.services import node_leave, node_register, stable_node_id
-from training.services import sweep
+from training.dispatch import dispatch_run
+from training.services import runs_rejoin, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None
         # Only the child process initialises CUDA; it sees its one GPU as cuda:0.
         os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
     node_register(node_id=node_id, address=f"{host}/{device}", claim=node is not None)
+    rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
+    if rejoined:
+        print(f"ncrsh worker: node {node_id} rejoins {', '.join(rejoined)}", flush=True)
     heartbeat = Heartbeat([node_id], sweep=sweep)
     heartbeat.start()
     options: dict[str, Any] = {

@@ -16,14 +16,15 @@ import torch
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from models_store.services import checkpoint_register, snapshot_path
+from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
 from nodes.models import Node
 from training.engine.checkpoint import load_checkpoint, save_checkpoint
 from training.engine.config import AggregatorConfig, ModelConfig, Policy, Strategy, TrainConfig
 from training.engine.data import Corpus
 from training.engine.datasets import load_bytes
 from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
-from training.engine.node import NodeResult, NodeSpec, train_node
+from training.engine.files import file_sha256
+from training.engine.node import NodeResult, NodeSpec, Resume, train_node
 from training.engine.rounds import RoundOutcome
 from training.models import NodeRun, RunStatus, TrainingSession
 from training.services import run_finish, stop_requested
@@ -79,11 +80,15 @@ class DatabaseReporter:
             round=int(metrics["round"]),
         )
 
-    def round(self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]]) -> None:
+    def round(
+        self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
+    ) -> None:
         NodeRun.objects.filter(id=self.run.id).update(round=outcome.index + 1, model_hash=model_hash)
         Node.objects.filter(id=self.run.node_id).update(model_hash=model_hash)
-        if self.run.rank == 0 and outcome.committed:
-            save_checkpoint(snapshot_path(self.session.id), state(), self.metadata(outcome.index + 1, model_hash))
+        if outcome.committed:
+            self.step = step
+            path = snapshot_path(self.session.id, self.run.node_id)
+            save_checkpoint(path, state(), self.metadata(outcome.index + 1, model_hash))
 
     def metadata(self, round_index: int, model_hash: str) -> dict[str, Any]:
         return {
@@ -96,6 +101,17 @@ class DatabaseReporter:
             "aggregator": self.session.config["policy"]["aggregator"],
             "members": self.session.config["members"],
         }
+
+
+def _resume(session: TrainingSession) -> Resume | None:
+    """A node claiming its run after rounds were committed (a late start, or a restart after a
+    crash) joins where the swarm is: the freshest snapshot any node wrote."""
+    latest = snapshot_latest(session.id)
+    if latest is None:
+        return None
+    path, metadata = latest
+    loaded = load_checkpoint(path, sha256=file_sha256(path))
+    return Resume(rounds=int(metadata["round"]), step=int(metadata["step"]), state=loaded.tensors)
 
 
 def _initial_state(session: TrainingSession) -> dict[str, torch.Tensor] | None:
@@ -158,6 +174,7 @@ def execute_run(session_id: str, node_id: str) -> None:
             should_stop=lambda: stop_requested(session_id),
             device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
             initial_state=_initial_state(session),
+            resume=_resume(session),
         )
         _final_checkpoint(session, run, result)
         metrics = {

@@ -315,3 +315,24 @@ def sweep() -> None:
     )
     for run in silent:
         run_finish(run_id=run.id, status=RunStatus.OFFLINE, metrics=run.metrics, error="node went offline")
+
+
+@transaction.atomic
+def runs_rejoin(*, node_id: str, dispatch: Callable[[str, str], None]) -> list[str]:
+    """A node that comes back (a restarted worker) takes up its runs in sessions still going:
+    runs marked offline, or left 'training' by its previous, dead, incarnation. They are queued
+    again and sent to it; it resumes from the swarm's latest global state."""
+    runs = list(
+        NodeRun.objects.select_for_update().filter(
+            node_id=node_id,
+            status__in=(RunStatus.OFFLINE, RunStatus.TRAINING),
+            session__status=SessionStatus.RUNNING,
+        )
+    )
+    for run in runs:
+        run.status, run.claimed_by, run.error = RunStatus.QUEUED, "", ""
+        run.save(update_fields=["status", "claimed_by", "error", "updated_at"])
+        transaction.on_commit(functools.partial(dispatch, run.session_id, node_id))
+    if runs:
+        Node.objects.filter(id=node_id).update(status=NodeStatus.TRAINING)
+    return [run.session_id for run in runs]

@@ -33,8 +33,10 @@ def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], *, timeout: fl
 
 
 class Fleet:
-    def __init__(self, server: LiveServer, client: httpx.Client, workers: dict[str, Any]) -> None:
-        self.server, self.client, self.workers = server, client, workers
+    def __init__(
+        self, server: LiveServer, client: httpx.Client, workers: dict[str, Any], restart: Callable[[str], Any]
+    ) -> None:
+        self.server, self.client, self.workers, self.restart = server, client, workers, restart
 
     def status(self) -> dict[str, Any]:
         return dict(self.client.get("/api/v1/training/status").json())
@@ -86,7 +88,7 @@ def fleet(server_home: Path) -> Iterator[Fleet]:
             timeout=120,
             what="three workers to answer discovery",
         )
-        yield Fleet(server, client, workers)
+        yield Fleet(server, client, workers, lambda node_id: stack.enter_context(worker_process(env, node_id)))
 
 
 def test_three_workers_train_with_diloco_and_the_model_verifies(fleet: Fleet) -> None:
@@ -109,8 +111,8 @@ def test_three_workers_train_with_diloco_and_the_model_verifies(fleet: Fleet) ->
     assert hashlib.sha256(download.content).hexdigest() == model["sha256"]
 
 
-def test_a_killed_worker_turns_offline_and_the_others_finish(fleet: Fleet) -> None:
-    session_id = fleet.train(max_steps=200, local_steps=20, deadline_s=3)
+def test_a_killed_worker_goes_offline_the_others_go_on_and_it_rejoins(fleet: Fleet) -> None:
+    session_id = fleet.train(max_steps=400, local_steps=20, deadline_s=3)
     _poll(fleet.status, lambda s: s["progress"]["round"] >= 2, timeout=120, what="two rounds")
     victim = sorted(fleet.workers)[-1]
     os.killpg(fleet.workers[victim].pid, signal.SIGKILL)  # the host dies: main process and its child

@@ -77,7 +77,7 @@ def server_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
 def worker_process(env: Mapping[str, str], node_id: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real ``ncrsh worker --node <id>``: a Celery worker that is a swarm node."""
     log = Path(env["NCRSH_HOME"]) / f"worker-{node_id}.log"
-    with log.open("wb") as sink:
+    with log.open("ab") as sink:  # a restarted worker adds to its log
         process = subprocess.Popen(
             [NCRSH, "worker", "--node", node_id],
             env=dict(env),

@@ -63,6 +63,12 @@ class Batches:
         """How far through the current epoch, 0-1."""
         return (self.step % self.steps_per_epoch) / self.steps_per_epoch
 
+    def skip(self, steps: int) -> None:
+        """Advance as if ``steps`` batches had been drawn (a node resuming mid-session)."""
+        for _ in range(steps):
+            torch.randint(0, len(self.tokens) - self.seq_len - 1, (self.batch_size,), generator=self.generator)
+        self.step += steps
+
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         starts = torch.randint(0, len(self.tokens) - self.seq_len - 1, (self.batch_size,), generator=self.generator)
         windows = torch.stack([self.tokens[s : s + self.seq_len + 1] for s in starts.tolist()]).long()

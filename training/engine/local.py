@@ -9,7 +9,7 @@ import torch
 
 from training.engine.data import Corpus
 from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
-from training.engine.node import NodeResult, NodeSpec, Reporter, train_node
+from training.engine.node import NodeResult, NodeSpec, Reporter, Resume, train_node
 
 
 def run_local_swarm(
@@ -20,6 +20,7 @@ def run_local_swarm(
     reporters: Mapping[str, Reporter] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     initial_state: Mapping[str, torch.Tensor] | None = None,
+    resume: Resume | None = None,
 ) -> list[NodeResult]:
     """Train every spec on its own thread; results in spec order. The first failure is re-raised."""
     if exchange_factory is None:
@@ -40,6 +41,7 @@ def run_local_swarm(
                 reporter=(reporters or {}).get(spec.node_id),
                 should_stop=should_stop,
                 initial_state=initial_state,
+                resume=resume,
             )
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors.append(exc)

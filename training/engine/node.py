@@ -29,15 +29,20 @@ class Reporter(Protocol):
 
     def log(self, metrics: Mapping[str, float], step: int) -> None: ...
 
-    def round(self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]]) -> None:
-        """After each round; ``state()`` gives the global model's weights (on the CPU) if wanted."""
+    def round(
+        self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
+    ) -> None:
+        """After each round, at inner step ``step``; ``state()`` gives the swarm's global state
+        (weights and outer momentum, on the CPU) if wanted: enough for a node to rejoin."""
 
 
 class NullReporter:
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         pass
 
-    def round(self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]]) -> None:
+    def round(
+        self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
+    ) -> None:
         pass
 
 
@@ -60,6 +65,20 @@ class NodeSpec:
             raise ValueError(f"{self.node_id} is not one of the members {self.members}")
         if self.fault is not None and self.fault not in FAULTS:
             raise ValueError(f"fault must be one of {', '.join(FAULTS)}")
+
+
+OUTER_MOMENTUM = "ncrsh.outer_momentum"  # the outer optimizer's buffer, saved beside the weights
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a node (re)joins a running session: after ``rounds`` committed rounds, at inner
+    step ``step``, from the swarm's global state (weights, plus the outer momentum under
+    OUTER_MOMENTUM). The inner optimizer starts afresh: it is local to the node."""
+
+    rounds: int
+    step: int
+    state: Mapping[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -157,25 +176,37 @@ def train_node(
     should_stop: Callable[[], bool] = lambda: False,
     device: torch.device | None = None,
     initial_state: Mapping[str, torch.Tensor] | None = None,
+    resume: Resume | None = None,
 ) -> NodeResult:
     device = device or torch.device("cpu")
     reporter = reporter or NullReporter()
     rank = spec.members.index(spec.node_id)
     model = build_model(spec.model, seed=spec.train.seed)
-    if initial_state is not None:
-        model.load_state_dict(initial_state)
+    start = resume.state if resume is not None else initial_state
+    if start is not None:
+        model.load_state_dict({k: v for k, v in start.items() if k != OUTER_MOMENTUM})
     model.to(device)
     batches = node_batches(spec, corpus)
     val = validation_batches(
         corpus.val, batch_size=spec.train.batch_size, seq_len=spec.model.seq_len, max_batches=spec.train.eval_batches
     )
     total = spec.train.total_steps(batches.steps_per_epoch)
-    trainer = Trainer(model, spec.train, total_steps=total, device=device)
+    first_step = resume.step if resume is not None else 0
+    trainer = Trainer(model, spec.train, total_steps=total, device=device, start_step=first_step)
     probe = _Probe(model, val[rank % len(val)], device) if spec.policy.check_loss else None
     ctx = RoundContext(exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop)
     sync = spec.strategy.exchanges_gradients
     outer = None if sync else OuterOptimizer(params_vector(model), spec.strategy)
+    if outer is not None and resume is not None and OUTER_MOMENTUM in resume.state:
+        outer.momentum = resume.state[OUTER_MOMENTUM]
+    batches.skip(first_step)
     base_hash = weights_hash(params_vector(model))
+
+    def global_state() -> dict[str, torch.Tensor]:
+        state = cpu_state(model)
+        if outer is not None and outer.momentum is not None:
+            state[OUTER_MOMENTUM] = outer.momentum.detach().cpu().clone()
+        return state
 
     def round_now(step: int, index: int, update: torch.Tensor, base: torch.Tensor, scale: float) -> RoundOutcome:
         base_loss = probe.loss(base) if probe else None
@@ -198,9 +229,9 @@ def train_node(
 
     records: list[RoundRecord] = []
     compute_s = exchange_s = 0.0
-    stopped, step, rounds = False, 0, 0
+    stopped, step, rounds = False, first_step, resume.rounds if resume is not None else 0
     window_start, window_tokens = time.perf_counter(), 0
-    for step in range(total):
+    for step in range(first_step, total):
         if should_stop():
             stopped = True
             break
@@ -254,7 +285,7 @@ def train_node(
                     outcome.partition,
                 )
             )
-            reporter.round(outcome, base_hash, lambda: cpu_state(model))
+            reporter.round(outcome, base_hash, global_state, step + 1)
         if report:
             assert accuracy is not None
             elapsed = max(1e-9, time.perf_counter() - window_start)

@@ -29,6 +29,15 @@ class OuterOptimizer:
             nesterov=strategy.outer_momentum > 0,
         )
 
+    @property
+    def momentum(self) -> torch.Tensor | None:
+        buffer = self.optimizer.state.get(self.params, {}).get("momentum_buffer")
+        return buffer if isinstance(buffer, torch.Tensor) else None
+
+    @momentum.setter
+    def momentum(self, buffer: torch.Tensor) -> None:
+        self.optimizer.state[self.params]["momentum_buffer"] = buffer.to(self.params.device, torch.float32).clone()
+
     def step(self, pseudo_gradient: torch.Tensor) -> torch.Tensor:
         self.params.grad = pseudo_gradient.to(self.params.device, torch.float32)
         self.optimizer.step()

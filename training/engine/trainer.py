@@ -21,7 +21,9 @@ def lr_factor(step: int, *, warmup: int, total: int) -> float:
 
 
 class Trainer:
-    def __init__(self, model: GPT, config: TrainConfig, *, total_steps: int, device: torch.device) -> None:
+    def __init__(
+        self, model: GPT, config: TrainConfig, *, total_steps: int, device: torch.device, start_step: int = 0
+    ) -> None:
         self.model, self.config, self.device = model, config, device
         self.forward: nn.Module = cast(nn.Module, torch.compile(model)) if config.compile else model
         params = [p for p in model.parameters() if p.requires_grad]
@@ -40,7 +42,7 @@ class Trainer:
                 params, lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay
             )
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, warmup=config.warmup_steps, total=total_steps)
+            self.optimizer, lambda s: lr_factor(s + start_step, warmup=config.warmup_steps, total=total_steps)
         )
 
     def forward_backward(

@@ -87,3 +87,14 @@ def test_batches_are_deterministic_per_seed_and_shifted_by_one() -> None:
     assert inputs.shape == (4, 16)
     assert torch.equal(inputs[:, 1:], targets[:, :-1])
     assert 0 < a.batch_progress < 1
+
+
+def test_skipping_batches_lands_where_drawing_them_would() -> None:
+    tokens = (torch.arange(5000) % 256).to(torch.uint8)
+    drawn = Batches(tokens, batch_size=4, seq_len=16, seed=3)
+    for _ in range(7):
+        drawn.next()
+    skipped = Batches(tokens, batch_size=4, seq_len=16, seed=3)
+    skipped.skip(7)
+    assert skipped.step == drawn.step
+    assert torch.equal(skipped.next()[0], drawn.next()[0])

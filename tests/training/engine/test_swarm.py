@@ -14,7 +14,7 @@ from training.engine.data import Corpus, validation_batches
 from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
 from training.engine.local import run_local_swarm
 from training.engine.model import build_model
-from training.engine.node import NodeResult, NodeSpec, node_batches, train_node
+from training.engine.node import OUTER_MOMENTUM, NodeResult, NodeSpec, Resume, node_batches, train_node
 from training.engine.trainer import Trainer, evaluate
 
 TWO = ("node_a", "node_b")
@@ -145,7 +145,7 @@ def test_a_stop_request_ends_every_node_within_a_step(wikitext: Corpus) -> None:
             if step >= 20:
                 stop.set()
 
-        def round(self, outcome: object, model_hash: str, state: object) -> None:
+        def round(self, outcome: object, model_hash: str, state: object, step: int) -> None:
             pass
 
     train = TrainConfig(batch_size=4, max_steps=10_000, learning_rate=3e-3, log_every=5)
@@ -156,3 +156,31 @@ def test_a_stop_request_ends_every_node_within_a_step(wikitext: Corpus) -> None:
     assert all(r.stopped for r in results)
     assert max(r.steps for r in results) <= 21
     assert len({r.model_hash for r in results}) == 1  # each holds the last committed global model
+
+
+def test_a_node_resuming_from_the_swarm_state_continues_the_rounds_in_step(wikitext: Corpus) -> None:
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    class KeepState:
+        def log(self, metrics: Mapping[str, float], step: int) -> None:
+            pass
+
+        def round(
+            self, outcome: object, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
+        ) -> None:
+            snapshots[step] = state()
+
+    train = TrainConfig(batch_size=4, max_steps=20, learning_rate=3e-3)
+    first = run_local_swarm(
+        _specs(TWO, train, "diloco", local_steps=5), corpus=wikitext, reporters={"node_a": KeepState()}
+    )
+    assert OUTER_MOMENTUM in snapshots[10]  # the outer momentum travels with the weights
+    resumed = run_local_swarm(
+        _specs(TWO, train, "diloco", local_steps=5),
+        corpus=wikitext,
+        resume=Resume(rounds=2, step=10, state=snapshots[10]),
+    )
+    _assert_identical_after_every_round(resumed)
+    assert [r.index for r in resumed[0].rounds] == [2, 3]
+    assert [r.step for r in resumed[0].rounds] == [14, 19]
+    assert resumed[0].steps == first[0].steps == 20
