@@ -65,10 +65,6 @@ def node_heartbeat(*, node_id: str, performance: dict[str, float | None]) -> boo
     return updated == 1
 
 
-def node_set_status(*, node_id: str, status: NodeStatus) -> None:
-    Node.objects.filter(id=node_id).exclude(status=NodeStatus.LEFT).update(status=status, updated_at=timezone.now())
-
-
 def node_leave(*, node_id: str) -> None:
     Node.objects.filter(id=node_id).update(status=NodeStatus.LEFT, updated_at=timezone.now())
 

@@ -130,14 +130,9 @@ class TrainingStartApi(SwarmApi):
         body = TrainingStartInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(body.validated_data)
-        top = ("dataset", "epochs", "batch_size", "learning_rate", "strategy", "max_steps")
-        session = services.session_start(
-            **{k: data.pop(k, None) for k in top},
-            nodes=data.pop("nodes", None),
-            model_config=data.pop("model_config", {}),
-            knobs=data,
-            dispatch=dispatch_run,
-        )
+        top = ("dataset", "epochs", "batch_size", "learning_rate", "strategy", "max_steps", "nodes", "model_config")
+        request_ = services.SessionRequest(**{k: data.pop(k) for k in top if k in data}, knobs=data)
+        session = services.session_start(request=request_, dispatch=dispatch_run)
         return Response(selectors.session_status(session), status=status.HTTP_201_CREATED)
 
 

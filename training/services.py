@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -43,20 +44,28 @@ def stop_key(session_id: str) -> str:
     return f"ncrsh:stop:{session_id}"
 
 
-def engine_config(
-    *,
-    members: list[str],
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    strategy: str,
-    model_config: dict[str, Any],
-    max_steps: int | None,
-    knobs: dict[str, Any],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SessionRequest:
+    """What POST /api/v1/training/start asked for; ``knobs`` are the strategy, policy and
+    inner-loop settings beyond the spec's fields."""
+
+    dataset: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    strategy: str
+    max_steps: int | None = None
+    nodes: list[str] | None = None  # None or empty: every active node
+    model_config: dict[str, Any] = field(default_factory=dict)
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+
+def engine_config(*, members: list[str], request: SessionRequest) -> dict[str, Any]:
     """Validate everything the engine will be given, with the engine's own config classes,
     and return it as plain JSON for the session row. Bad values are 400s naming the field."""
     fields: dict[str, list[str]] = {}
+    knobs = request.knobs
+    model_config = dict(request.model_config)
     preset = model_config.pop("preset", "tiny")
     try:
         model = dataclasses.replace(PRESETS[preset](), **model_config)
@@ -65,10 +74,10 @@ def engine_config(
         model = ModelConfig()
     try:
         train = TrainConfig(
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            epochs=epochs,
-            max_steps=max_steps,
+            batch_size=request.batch_size,
+            learning_rate=request.learning_rate,
+            epochs=request.epochs,
+            max_steps=request.max_steps,
             **{k: knobs[k] for k in ("warmup_steps", "grad_clip", "weight_decay", "log_every") if k in knobs},
         )
     except ValueError as exc:
@@ -76,7 +85,7 @@ def engine_config(
         train = TrainConfig()
     try:
         chosen = make_strategy(
-            strategy,
+            request.strategy,
             local_steps=knobs.get("local_steps"),
             outer_lr=knobs.get("outer_lr"),
             outer_momentum=knobs.get("outer_momentum"),
@@ -129,62 +138,18 @@ def _members(requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-def session_start(
-    *,
-    dataset: str,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    nodes: list[str] | None,
-    strategy: str,
-    model_config: dict[str, Any],
-    max_steps: int | None,
-    knobs: dict[str, Any],
-    dispatch: Callable[[str, str], None],
-) -> TrainingSession:
+def session_start(*, request: SessionRequest, dispatch: Callable[[str, str], None]) -> TrainingSession:
     sweep()  # on its own: a node found silent stays offline even if the start is refused
-    with transaction.atomic():
-        return _session_create(
-            dataset=dataset,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            nodes=nodes,
-            strategy=strategy,
-            model_config=model_config,
-            max_steps=max_steps,
-            knobs=knobs,
-            dispatch=dispatch,
-        )
+    return _session_create(request=request, dispatch=dispatch)
 
 
-def _session_create(
-    *,
-    dataset: str,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
-    nodes: list[str] | None,
-    strategy: str,
-    model_config: dict[str, Any],
-    max_steps: int | None,
-    knobs: dict[str, Any],
-    dispatch: Callable[[str, str], None],
-) -> TrainingSession:
+@transaction.atomic
+def _session_create(*, request: SessionRequest, dispatch: Callable[[str, str], None]) -> TrainingSession:
     if TrainingSession.objects.select_for_update().filter(status__in=ACTIVE_SESSION_STATUSES).exists():
         raise TrainingInProgress("A training session is running; stop it first (POST /api/v1/training/stop).")
-    members = _members(nodes)
-    config = engine_config(
-        members=members,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        strategy=strategy,
-        model_config=dict(model_config),
-        max_steps=max_steps,
-        knobs=knobs,
-    )
-    _check_dataset(dataset)
+    members = _members(request.nodes)
+    config = engine_config(members=members, request=request)
+    _check_dataset(request.dataset)
     initial = checkpoint_to_load()
     if initial is not None:
         if initial.model_config and initial.model_config != config["model_config"]:
@@ -192,12 +157,12 @@ def _session_create(
         initial.loaded_at = None  # consumed by this session
         initial.save(update_fields=["loaded_at"])
     session = TrainingSession.objects.create(
-        dataset=dataset,
-        strategy=strategy,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        max_steps=max_steps,
+        dataset=request.dataset,
+        strategy=request.strategy,
+        epochs=request.epochs,
+        batch_size=request.batch_size,
+        learning_rate=request.learning_rate,
+        max_steps=request.max_steps,
         config=config,
         initial_checkpoint=initial,
     )
