@@ -70,6 +70,10 @@ class DatabaseReporter:
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         self.step = step
+        # The node's training_speed: its tokens/s relative to the session's fastest node, 0-1.
+        others = NodeRun.objects.filter(session_id=self.session.id, tokens_per_s__isnull=False).exclude(id=self.run.id)
+        fastest = max([metrics["tokens_per_s"], *(t for t in others.values_list("tokens_per_s", flat=True) if t)])
+        Node.objects.filter(id=self.run.node_id).update(training_speed=metrics["tokens_per_s"] / max(fastest, 1e-9))
         NodeRun.objects.filter(id=self.run.id).update(
             step=step,
             epoch=int(metrics["epoch"]),

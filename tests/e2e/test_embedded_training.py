@@ -53,7 +53,7 @@ def _walk_through(server: LiveServer) -> None:
         assert started.status_code == 201, started.text
         session_id = started.json()["session_id"]
 
-        early = _wait_for(client, lambda b: (b["progress"]["loss"] or 0) > 0 and b["progress"]["round"] >= 1)
+        early = _wait_for(client, lambda b: b["progress"]["loss"] is not None)  # the first report
         later = _wait_for(client, lambda b: b["progress"]["round"] >= early["progress"]["round"] + 8)
         assert later["progress"]["loss"] < early["progress"]["loss"]
         hashes = {n["model_hash"] for n in later["nodes"]}
@@ -83,3 +83,20 @@ def _walk_through(server: LiveServer) -> None:
         assert hashlib.sha256(download.content).hexdigest() == model["sha256"]
         assert download.headers["etag"] == f'"{model["sha256"]}"'
         assert "attachment" in download.headers["content-disposition"]
+        node_speeds = [n["performance"]["training_speed"] for n in client.get("/api/v1/nodes").json()["nodes"]]
+        assert all(0 < speed <= 1 for speed in node_speeds)
+
+        # The saved model becomes the next session's starting weights.
+        assert client.post("/api/v1/models/load", json={"model_id": model["id"]}).json()["loaded"] is True
+        resumed = client.post(
+            "/api/v1/training/start",
+            json={"dataset": "builtin:pystdlib", "model_config": {"preset": "tiny"}, "batch_size": 8,
+                  "strategy": "diloco", "local_steps": 5, "max_steps": 10, "log_every": 5},
+        )  # fmt: skip
+        assert resumed.status_code == 201, resumed.text
+        next_id = resumed.json()["session_id"]
+        assert client.get(f"/api/v1/training/sessions/{next_id}").json()["initial_checkpoint"] == model["id"]
+        finished = _wait_for(client, lambda b: b["status"] != "running", timeout=120)
+        assert finished["status"] == "completed"
+        first_round = client.get(f"/api/v1/training/sessions/{next_id}").json()["metrics"]["val_loss"]
+        assert first_round < 4.0  # starts from trained weights, not from ln(256) = 5.55
