@@ -5,7 +5,7 @@ Raw: each of 4 clients SETs its blob and GETs the other three. Exchange: each of
 full round (propose, validate, vote, decide, aggregate) through RedisExchange. Every client and
 node is its own process (as on a real fleet), started before the clock and released together.
 
-    python -m bench.exchange [--redis redis://127.0.0.1:6379/0] [--repeats 3]
+    python -m bench.exchange [--redis redis://127.0.0.1:6379/0] [--repeats 7]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def exchange_round(url: str, updates: list[torch.Tensor], wire: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--wire", choices=["float32", "float16", "bfloat16"], default="float32")
     args = parser.parse_args()
 

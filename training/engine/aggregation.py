@@ -21,8 +21,8 @@ def aggregate(updates: Sequence[torch.Tensor], config: AggregatorConfig) -> torc
     config.check(len(updates))
     if config.name == "mean":
         # A running sum: one pass, no (n, P) copy. NaN and inf propagate, so one check suffices.
-        total = updates[0].float().clone()
-        for update in updates[1:]:
+        total = updates[0].float() + updates[1] if len(updates) > 1 else updates[0].float().clone()
+        for update in updates[2:]:
             total += update
         total /= len(updates)
         if not math.isfinite(float(total.sum())):  # one read pass; an overflow counts as non-finite

@@ -16,6 +16,7 @@ import json
 import struct
 import threading
 import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -51,7 +52,9 @@ def encode_update(vector: torch.Tensor, meta: Mapping[str, Any], *, wire_dtype: 
 
 
 def decode_update(blob: bytes) -> tuple[torch.Tensor, dict[str, Any]]:
-    """(float32 vector, metadata); ``CorruptUpdate`` if the bytes were altered or cut."""
+    """(float32 vector, metadata); ``CorruptUpdate`` if the bytes were altered or cut.
+
+    A float32 vector is a view of ``blob`` (no copy): read it, never modify it in place."""
     try:
         (length,) = _HEADER.unpack_from(blob)
         header = json.loads(blob[_HEADER.size : _HEADER.size + length])
@@ -61,9 +64,13 @@ def decode_update(blob: bytes) -> tuple[torch.Tensor, dict[str, Any]]:
         raise CorruptUpdate(f"unreadable update header: {exc}") from None
     if checksum(payload) != header["checksum"]:
         raise CorruptUpdate("update bytes do not match their checksum")
-    vector = torch.frombuffer(bytearray(payload), dtype=dtype)
-    if vector.numel() != header["numel"]:
+    if len(payload) != header["numel"] * dtype.itemsize:
         raise CorruptUpdate("update length does not match its header")
+    if not len(payload):
+        return torch.empty(0), dict(header["meta"])
+    with warnings.catch_warnings():  # a view of the received (immutable) bytes: no copy
+        warnings.simplefilter("ignore", UserWarning)
+        vector = torch.frombuffer(payload, dtype=dtype)
     return vector.float(), dict(header["meta"])
 
 
