@@ -62,7 +62,8 @@ def node_spec(session: TrainingSession, node_id: str) -> NodeSpec:
 
 
 class DatabaseReporter:
-    """Progress to the NodeRun row; the rank-0 node keeps the session's latest global model on disk."""
+    """Progress to the NodeRun row and the node's training_speed; after each committed round the
+    swarm's global state to this node's snapshot file, from which a (re)joining node resumes."""
 
     def __init__(self, run: NodeRun, session: TrainingSession) -> None:
         self.run, self.session = run, session
