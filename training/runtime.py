@@ -5,6 +5,7 @@ Imported by ``training.tasks.run_node`` when it runs, never by the web process (
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
@@ -16,6 +17,7 @@ import torch
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from consensus.services import ledger_record
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
 from nodes.models import Node
 from training.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -90,6 +92,19 @@ class DatabaseReporter:
     ) -> None:
         NodeRun.objects.filter(id=self.run.id).update(round=outcome.index + 1, model_hash=model_hash)
         Node.objects.filter(id=self.run.node_id).update(model_hash=model_hash)
+        ledger_record(
+            session_id=self.session.id,
+            index=outcome.index,
+            members=self.session.config["members"],
+            base_hash=outcome.decision.base_hash,
+            proposers=list(outcome.proposers),
+            votes=[dataclasses.asdict(v) for v in outcome.votes],
+            decision={
+                **dataclasses.asdict(outcome.decision),
+                "aggregator": self.session.config["policy"]["aggregator"],
+            },
+            model_hash=model_hash,
+        )
         if outcome.committed:
             self.step = step
             path = snapshot_path(self.session.id, self.run.node_id)

@@ -72,6 +72,9 @@ def _walk_through(server: LiveServer) -> None:
         assert 0 <= metrics["round_overhead"] < 1
         assert metrics["stop_latency_s"] < 30
         assert metrics["final_model"].startswith("model_")
+        history = client.get("/api/v1/consensus/history", params={"session": session_id}).json()
+        assert history["total"] >= 8  # every round is in the ledger
+        assert all(len(d["accepted"]) == 2 for d in history["decisions"] if d["committed"])
 
         saved = client.post("/api/v1/models/save", json={})
         assert saved.status_code == 201, saved.text

@@ -1,0 +1,89 @@
+"""The consensus ledger: why the shared model changed, round by round.
+
+Every node reports the rounds it took part in; the rows are written idempotently (one round,
+proposal, vote and decision each, whoever reports first), so the ledger is the same whichever
+node's report arrives first or is lost.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class RoundStatus(models.TextChoices):
+    OPEN = "open"
+    COMMITTED = "committed"
+    FAILED = "failed"
+
+
+class Round(models.Model):
+    session = models.ForeignKey("training.TrainingSession", on_delete=models.CASCADE, related_name="rounds")
+    index = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=RoundStatus.choices, default=RoundStatus.OPEN)
+    members = models.JSONField(default=list)
+    base_hash = models.CharField(max_length=80, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-index")
+        constraints = [models.UniqueConstraint(fields=("session", "index"), name="one_round_per_index")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} round {self.index} ({self.status})"
+
+    @property
+    def public_id(self) -> str:
+        return f"round_{self.session_id.removeprefix('training_')}_{self.index}"
+
+
+class ProposalOutcome(models.TextChoices):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Proposal(models.Model):
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="proposals")
+    node_id = models.CharField(max_length=64, help_text="kept as text: the history outlives the node")
+    outcome = models.CharField(max_length=16, choices=ProposalOutcome.choices)
+
+    class Meta:
+        ordering = ("round", "node_id")
+        constraints = [models.UniqueConstraint(fields=("round", "node_id"), name="one_proposal_per_node")]
+
+    def __str__(self) -> str:
+        return f"{self.round} by {self.node_id} ({self.outcome})"
+
+
+class Vote(models.Model):
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="votes")
+    voter = models.CharField(max_length=128, help_text="a node id, or operator:<username>")
+    approve = models.BooleanField()
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("proposal", "voter")
+        constraints = [models.UniqueConstraint(fields=("proposal", "voter"), name="one_vote_per_voter")]
+
+    def __str__(self) -> str:
+        return f"{self.voter} {'approves' if self.approve else 'rejects'} {self.proposal}"
+
+
+class Decision(models.Model):
+    round = models.OneToOneField(Round, on_delete=models.CASCADE, related_name="decision")
+    committed = models.BooleanField()
+    accepted = models.JSONField(default=list)
+    rejected = models.JSONField(default=list)
+    approvals = models.JSONField(default=dict)
+    rejections = models.JSONField(default=dict)
+    aggregator = models.JSONField(default=dict)
+    model_hash = models.CharField(max_length=80, blank=True, default="", help_text="the model after the round")
+    reason = models.TextField(blank=True, default="")
+    decided_by = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.round}: {'committed' if self.committed else 'failed'}"

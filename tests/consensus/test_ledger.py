@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from consensus.models import Decision, Proposal, Round, Vote
+from consensus.services import ledger_record
+from training.models import TrainingSession
+
+pytestmark = pytest.mark.django_db
+MEMBERS = ["node_a", "node_b", "node_c"]
+
+
+def _decision(**overrides: Any) -> dict[str, Any]:
+    return {
+        "round_index": 0,
+        "accepted": ["node_a", "node_b"],
+        "rejected": ["node_c"],
+        "approvals": {"node_a": 3, "node_b": 3, "node_c": 0},
+        "rejections": {"node_a": 0, "node_b": 0, "node_c": 3},
+        "committed": True,
+        "reason": "2 of 3 proposals accepted",
+        "decided_by": "node_a",
+        "base_hash": "sha256:base",
+        **overrides,
+    }
+
+
+def _votes(voter: str) -> list[dict[str, Any]]:
+    return [
+        {"voter": voter, "proposal": "node_a", "approve": True, "reason": "held-out loss 2.1"},
+        {"voter": voter, "proposal": "node_b", "approve": True, "reason": "held-out loss 2.2"},
+        {"voter": voter, "proposal": "node_c", "approve": False, "reason": "non-finite values"},
+    ]
+
+
+@pytest.fixture
+def session() -> TrainingSession:
+    return TrainingSession.objects.create(
+        dataset="x", strategy="diloco", batch_size=1, learning_rate=0.1, config={"members": MEMBERS}
+    )
+
+
+def _record(session: TrainingSession, voter: str, **decision: Any) -> Round:
+    return ledger_record(
+        session_id=session.id, index=0, members=MEMBERS, base_hash="sha256:base", proposers=MEMBERS,
+        votes=_votes(voter), decision=_decision(**decision), model_hash="sha256:after",
+    )  # fmt: skip
+
+
+def test_every_node_reporting_a_round_leaves_one_ledger_entry(session: TrainingSession) -> None:
+    for voter in MEMBERS:
+        _record(session, voter)
+    assert Round.objects.count() == 1
+    assert Decision.objects.count() == 1
+    assert Proposal.objects.count() == 3
+    assert Vote.objects.count() == 9  # three voters, three proposals, one vote each
+    assert Round.objects.get().status == "committed"
+
+
+def test_a_repeated_report_adds_no_vote(session: TrainingSession) -> None:
+    _record(session, "node_a")
+    _record(session, "node_a")
+    assert Vote.objects.count() == 3
+
+
+def test_the_first_decision_recorded_stands(session: TrainingSession) -> None:
+    _record(session, "node_a")
+    _record(session, "node_b", committed=False, accepted=[], reason="late view")
+    decision = Decision.objects.get()
+    assert decision.committed
+    assert decision.model_hash == "sha256:after"
+
+
+def test_history_shows_the_rejected_proposal_and_why(session: TrainingSession, member_client: APIClient) -> None:
+    for voter in MEMBERS:
+        _record(session, voter)
+    body = member_client.get("/api/v1/consensus/history", {"session": session.id}).json()
+    assert body["total"] == 1
+    entry = body["decisions"][0]
+    assert entry["round_id"].startswith("round_")
+    assert entry["accepted"] == ["node_a", "node_b"]
+    assert entry["votes"]["node_c"] == {"approve": 0, "reject": 3}
+    assert entry["reasons"]["node_c"] == ["non-finite values"]
+
+
+def test_status_names_the_rules_and_the_last_decision(session: TrainingSession, member_client: APIClient) -> None:
+    _record(session, "node_a")
+    body = member_client.get("/api/v1/consensus/status").json()
+    assert body["session_id"] == session.id
+    assert body["round"] == 0
+    assert body["min_participants"] == 2
+    assert body["last_decision"]["committed"] is True
+    assert body["partition"] is True  # none of the members is alive in this test
