@@ -14,7 +14,7 @@ from training.selectors import session_current
 
 
 class HistoryQuerySerializer(serializers.Serializer):
-    session = serializers.CharField(required=False)
+    session = serializers.CharField(required=False, allow_blank=True, help_text="a session id; empty or absent: all")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=50)
     offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
 
@@ -64,10 +64,10 @@ class ConsensusHistoryApi(SwarmApi):
         responses={200: HistorySerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
-        query = HistoryQuerySerializer(data=request.query_params)
+        query = HistoryQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         limit, offset = query.validated_data["limit"], query.validated_data["offset"]
-        decisions = selectors.decision_history(session_id=query.validated_data.get("session"))
+        decisions = selectors.decision_history(session_id=query.validated_data.get("session") or None)
         page = [selectors.decision_summary(d) for d in decisions[offset : offset + limit]]
         body = {"decisions": page, "total": decisions.count(), "limit": limit, "offset": offset}
         return Response(HistorySerializer(body).data)

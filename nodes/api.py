@@ -128,7 +128,7 @@ class NodeCollectionApi(SwarmApi):
         responses={200: NodeListOutputSerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
-        query = NodeListQuerySerializer(data=request.query_params)
+        query = NodeListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         nodes = selectors.node_list(statuses=query.validated_data.get("status", ()))

@@ -17,7 +17,9 @@ SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 def test_no_operation_gives_a_5xx_or_breaks_its_schema(server_home: Path) -> None:
     # Limits raised so that the fuzzer measures the API, not the rate limiter.
-    limits = {"NCRSH_RATE_LIMIT": "1000000", "NCRSH_RATE_LIMIT_AUTHENTICATED": "1000000"}
+    limits = dict.fromkeys(
+        ("NCRSH_RATE_LIMIT", "NCRSH_RATE_LIMIT_AUTHENTICATED", "NCRSH_RATE_LIMIT_TRAINING"), "1000000"
+    )
     with fresh_database(server_home) as db, live_server(server_env(server_home, db | limits)) as server:
         result = subprocess.run(
             [

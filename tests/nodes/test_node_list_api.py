@@ -94,6 +94,7 @@ def test_pagination_keeps_the_spec_keys_and_links_pages(member_client: APIClient
         {"offset": "-1"},
         {"offset": str(2**31)},
         {"limit": "ten"},
+        {"limit": ""},
         {"status": "active,"},
     ],
 )
