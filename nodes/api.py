@@ -14,6 +14,7 @@ from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
 from nodes import selectors, services
 from nodes.discovery import network_discover
 from nodes.models import NodeStatus
+from nodes.services import DEFAULT_CONFIG
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
@@ -24,10 +25,13 @@ class IsStaffOrReadOnly(permissions.BasePermission):
 
 
 # --- Config (request) --------------------------------------------------------------------------
+_MODEL, _NETWORK = DEFAULT_CONFIG["model_config"], DEFAULT_CONFIG["network_config"]
+
+
 class ModelConfigSerializer(StrictSerializer):
-    hidden_size = serializers.IntegerField(min_value=8, max_value=16384, default=512)
-    num_layers = serializers.IntegerField(min_value=1, max_value=256, default=6)
-    num_heads = serializers.IntegerField(min_value=1, max_value=256, default=8)
+    hidden_size = serializers.IntegerField(min_value=8, max_value=16384, default=_MODEL["hidden_size"])
+    num_layers = serializers.IntegerField(min_value=1, max_value=256, default=_MODEL["num_layers"])
+    num_heads = serializers.IntegerField(min_value=1, max_value=256, default=_MODEL["num_heads"])
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["hidden_size"] % attrs["num_heads"]:
@@ -38,8 +42,8 @@ class ModelConfigSerializer(StrictSerializer):
 
 
 class NetworkConfigSerializer(StrictSerializer):
-    port = serializers.IntegerField(min_value=1, max_value=65535, default=8080)
-    max_peers = serializers.IntegerField(min_value=1, max_value=4096, default=10)
+    port = serializers.IntegerField(min_value=1, max_value=65535, default=_NETWORK["port"])
+    max_peers = serializers.IntegerField(min_value=1, max_value=4096, default=_NETWORK["max_peers"])
 
 
 class NodeConfigSerializer(StrictSerializer):
@@ -153,7 +157,7 @@ class NodeCollectionApi(SwarmApi):
     def post(self, request: Request) -> Response:
         body = NodeCreateInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        config = body.validated_data.get("config") or NodeConfigSerializer().run_validation({})
+        config = body.validated_data.get("config") or DEFAULT_CONFIG
         node = services.node_create(config=config)
         return Response(NodeDetailOutputSerializer(node).data, status=status.HTTP_201_CREATED)
 

@@ -13,6 +13,7 @@ from ncrsh_site.errors import NodeNotFound
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
 from nodes.selectors import node_get
 
+# The spec's example node: the defaults of POST /api/v1/nodes and of nodes that register themselves.
 DEFAULT_CONFIG: dict[str, Any] = {
     "model_config": {"hidden_size": 512, "num_layers": 6, "num_heads": 8},
     "network_config": {"port": 8080, "max_peers": 10},
