@@ -11,14 +11,13 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from models_store import selectors, services
 from models_store.models import Checkpoint
 from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
-from training.models import TrainingSession
+from training.selectors import session_current, session_get
 
 _CHUNK = 1 << 20
 
@@ -73,13 +72,8 @@ class ModelSaveApi(SwarmApi):
     def post(self, request: Request) -> Response:
         body = SaveInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        session = (
-            TrainingSession.objects.filter(id=body.validated_data["session_id"]).first()
-            if "session_id" in body.validated_data
-            else TrainingSession.objects.first()
-        )
-        if session is None:
-            raise NotFound("No training session to save a model from.")
+        session_id = body.validated_data.get("session_id")
+        session = session_get(session_id=session_id) if session_id else session_current()
         checkpoint = services.checkpoint_snapshot(session=session)
         return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
 
