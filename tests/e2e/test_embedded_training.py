@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.live import LiveServer, fresh_database, live_server, server_env
+from tests.support.live import LiveServer, fresh_database, live_server, poll, server_env
 
 pytestmark = pytest.mark.live
 
 
 def _wait_for(client: httpx.Client, predicate: Any, *, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get("/api/v1/training/status").json()
-        if predicate(body):
-            return dict(body)
-        assert time.monotonic() < deadline, body
-        time.sleep(0.5)
+    return dict(poll(lambda: client.get("/api/v1/training/status").json(), predicate, timeout=timeout, what="status"))
 
 
 def test_train_stop_save_and_download_a_verified_model(server_home: Path) -> None:

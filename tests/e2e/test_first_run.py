@@ -6,14 +6,13 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.live import free_port, fresh_database, live_server, server_env
+from tests.support.live import free_port, fresh_database, live_server, poll, server_env, serving
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,16 +35,7 @@ def make_run(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
+        poll(lambda: serving(url, process, log), bool, timeout=120, what="make run", every=0.3)
         yield url, log
     finally:
         os.killpg(process.pid, signal.SIGTERM)

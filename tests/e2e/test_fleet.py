@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,21 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.live import LiveServer, fresh_database, live_server, server_env, worker_process
+from tests.support.live import LiveServer, fresh_database, live_server, poll, server_env, worker_process
 from tests.support.services import postgres_url, redis_url
 
 pytestmark = pytest.mark.live
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
-def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if until(value):
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {value}"
-        time.sleep(0.5)
 
 
 class Fleet:
@@ -82,7 +71,7 @@ def fleet(server_home: Path) -> Iterator[Fleet]:
         node_ids = [client.post("/api/v1/nodes", json={}).json()["id"] for _ in range(3)]
         workers = {node_id: stack.enter_context(worker_process(env, node_id)) for node_id in node_ids}
         # Registered as soon as they start; answering the control channel once Celery is up.
-        _poll(
+        poll(
             lambda: client.post("/api/v1/network/discover").json(),
             lambda body: sorted(body["updated"]) == sorted(node_ids),
             timeout=120,
@@ -97,7 +86,7 @@ def test_three_workers_train_with_diloco_and_the_model_verifies(fleet: Fleet) ->
     assert discovered["lost"] == []
 
     session_id = fleet.train()
-    done = _poll(fleet.status, lambda s: s["status"] in ("completed", "failed"), timeout=300, what="the session")
+    done = poll(fleet.status, lambda s: s["status"] in ("completed", "failed"), timeout=300, what="the session")
     assert done["status"] == "completed", fleet.session(session_id)
     session = fleet.session(session_id)
     assert session["metrics"]["val_loss"] < 4.0  # from ln(256) = 5.55 at initialisation
@@ -113,18 +102,18 @@ def test_three_workers_train_with_diloco_and_the_model_verifies(fleet: Fleet) ->
 
 def test_a_killed_worker_goes_offline_the_others_go_on_and_it_rejoins(fleet: Fleet) -> None:
     session_id = fleet.train(max_steps=400, local_steps=20, deadline_s=3)
-    _poll(fleet.status, lambda s: s["progress"]["round"] >= 2, timeout=120, what="two rounds")
+    poll(fleet.status, lambda s: s["progress"]["round"] >= 2, timeout=120, what="two rounds")
     victim = sorted(fleet.workers)[-1]
     os.killpg(fleet.workers[victim].pid, signal.SIGKILL)  # the host dies: main process and its child
 
-    offline = _poll(
+    offline = poll(
         lambda: fleet.client.get(f"/api/v1/nodes/{victim}").json(),
         lambda n: n["status"] == "offline",
         timeout=60,
         what="the killed node to turn offline",
     )
     assert offline["status"] == "offline"
-    done = _poll(fleet.status, lambda s: s["status"] != "running", timeout=600, what="the session to end")
+    done = poll(fleet.status, lambda s: s["status"] != "running", timeout=600, what="the session to end")
     assert done["status"] == "completed", [
         (r["node"], r["status"], r["error"]) for r in fleet.session(session_id)["runs"]
     ]

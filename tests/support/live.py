@@ -8,17 +8,41 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 
+T = TypeVar("T")
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "correct-horse-battery-staple"
 NCRSH = str(Path(sys.executable).with_name("ncrsh"))
+
+
+def poll(fetch: Callable[[], T], until: Callable[[T], bool], *, timeout: float, what: str, every: float = 0.5) -> T:
+    """``fetch()`` until ``until`` holds of its value; fail naming ``what`` and the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}: {value}")
+        time.sleep(every)
+
+
+def serving(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
+    """Whether the server at ``url`` answers its liveness probe; an exited process is a failure."""
+    if process.poll() is not None:
+        raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+    try:
+        return httpx.get(f"{url}/health/live", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def free_port() -> int:
@@ -110,18 +134,7 @@ def live_server(env: Mapping[str, str], *, timeout: float = 90.0) -> Iterator[Li
         )
     server = LiveServer(process, port, log)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")
-            try:
-                if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not come up in {timeout}s:\n{server.output()}")
-            time.sleep(0.2)
+        poll(lambda: serving(server.url, process, log), bool, timeout=timeout, what="the server", every=0.2)
         yield server
     finally:
         process.terminate()
