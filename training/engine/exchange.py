@@ -82,6 +82,8 @@ class Exchange(ABC):
     def __init__(self) -> None:
         self.bytes_sent = 0
         self.bytes_received = 0
+        # Seconds the read that returned the latest arrival took: its transfer latency.
+        self.last_fetch_s = 0.0
 
     def put(self, key: str, value: bytes) -> None:
         self._put(key, value)
@@ -102,7 +104,9 @@ class Exchange(ABC):
         caller work on early values while later ones are still on their way."""
         missing = list(keys)
         while missing:
+            started = time.perf_counter()
             present = self._get_present(missing)
+            self.last_fetch_s = time.perf_counter() - started
             for key, value in present.items():
                 self.bytes_received += len(value)
                 yield key, value

@@ -41,6 +41,11 @@ class RoundOutcome:
     proposers: tuple[str, ...]  # whose proposals this node saw in time
     votes: list[Vote] = field(default_factory=list)  # every vote this node saw
     seconds: float = 0.0
+    # This node's traffic in the round: bytes through the exchange, and per peer whose proposal
+    # it fetched, (bytes, seconds the fetch took).
+    sent: int = 0
+    received: int = 0
+    fetched: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @property
     def committed(self) -> bool:
@@ -77,6 +82,8 @@ def run_round(
 ) -> RoundOutcome:
     started = time.monotonic()
     exchange, policy = ctx.exchange, ctx.policy
+    sent, received = exchange.bytes_sent, exchange.bytes_received
+    fetched: dict[str, tuple[int, float]] = {}
     exchange.put(
         ctx.key(index, "proposal", ctx.node_id),
         encode_update(update, {**meta, "base_hash": base_hash}, wire_dtype=ctx.wire_dtype),
@@ -86,6 +93,7 @@ def run_round(
     refused: dict[str, str] = {}
     others = {ctx.key(index, "proposal", m): m for m in ctx.members if m != ctx.node_id}
     for key, blob in exchange.arrivals(list(others), until=started + policy.deadline_s, cancelled=ctx.should_stop):
+        fetched[others[key]] = (len(blob), exchange.last_fetch_s)
         try:
             vector, their_meta = decode_update(blob)
         except CorruptUpdate as exc:
@@ -101,7 +109,10 @@ def run_round(
         if not candidate.base_hash:
             candidate = replace(candidate, base_hash=base_hash)
         stored = exchange.put_if_absent(ctx.key(index, "decision"), candidate.to_json())
-        return _finish(ctx, index, Decision.from_json(stored), base_hash, updates, votes, proposers, started)
+        outcome = _finish(ctx, index, Decision.from_json(stored), base_hash, updates, votes, proposers, started)
+        outcome.sent, outcome.received = exchange.bytes_sent - sent, exchange.bytes_received - received
+        outcome.fetched = fetched
+        return outcome
 
     def give_up(reason: str) -> RoundOutcome:
         return settle(failed(round_index=index, proposers=proposers, reason=reason, decided_by=ctx.node_id), [])

@@ -50,6 +50,19 @@ def test_all_members_agree_on_one_decision_and_aggregate(exchange_factory: Calla
     assert all(torch.equal(o.aggregate, torch.full((8,), 2.0)) for o in outcomes.values() if o.aggregate is not None)
 
 
+def test_each_outcome_counts_the_nodes_traffic_and_the_fetch_of_every_peer(
+    exchange_factory: Callable[[], Exchange],
+) -> None:
+    outcomes = _run(exchange_factory, dict.fromkeys(MEMBERS, 0.0))
+    for name, outcome in outcomes.items():
+        peers = set(MEMBERS) - {name}
+        assert set(outcome.fetched) == peers
+        # Each proposal carries 8 float32s and a header; its fetch took a measurable, short time.
+        assert all(size > 32 and 0.0 <= seconds < 1.0 for size, seconds in outcome.fetched.values())
+        assert outcome.sent > 32  # its proposal, votes and its offer of the decision
+        assert outcome.received >= sum(size for size, _ in outcome.fetched.values())
+
+
 def test_a_straggler_past_the_deadline_is_left_out_and_adopts_the_decision(
     exchange_factory: Callable[[], Exchange],
 ) -> None:
