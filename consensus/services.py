@@ -5,6 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from consensus.models import Decision, Proposal, ProposalOutcome, Round, RoundStatus, Vote
+from ncrsh_site.events import publish_on_commit
 
 
 @transaction.atomic
@@ -35,14 +36,16 @@ def ledger_record(
             continue
         try:
             with transaction.atomic():  # a duplicate from another node's report is simply not counted twice
-                Vote.objects.get_or_create(
+                row, created = Vote.objects.get_or_create(
                     proposal=proposal,
                     voter=vote["voter"],
                     defaults={"approve": vote["approve"], "reason": vote.get("reason", "")},
                 )
         except IntegrityError:
             continue
-    Decision.objects.get_or_create(
+        if created:
+            publish_on_commit("consensus_vote", {**_where(round_), **vote_summary(row)})
+    recorded, created = Decision.objects.get_or_create(
         round=round_,
         defaults={
             "committed": decision["committed"],
@@ -59,4 +62,29 @@ def ledger_record(
     status = RoundStatus.COMMITTED if decision["committed"] else RoundStatus.FAILED
     Round.objects.filter(id=round_.id).update(status=status)
     round_.status = status
+    if created:
+        _announce_decision(round_, recorded)
     return round_
+
+
+def _where(round_: Round) -> dict[str, Any]:
+    return {"session_id": round_.session_id, "round_id": round_.public_id, "round": round_.index}
+
+
+def vote_summary(vote: Vote) -> dict[str, Any]:
+    return {"proposal": vote.proposal.node_id, "voter": vote.voter, "approve": vote.approve, "reason": vote.reason}
+
+
+def _announce_decision(round_: Round, decision: Decision) -> None:
+    data = {
+        **_where(round_),
+        "committed": decision.committed,
+        "accepted": decision.accepted,
+        "rejected": decision.rejected,
+        "model_hash": decision.model_hash,
+        "reason": decision.reason,
+    }
+    publish_on_commit("consensus_decision", data)
+    if decision.committed:
+        update = {**_where(round_), "model_hash": decision.model_hash, "nodes": decision.accepted}
+        publish_on_commit("model_update", update)

@@ -18,6 +18,7 @@ from rest_framework.exceptions import ValidationError
 
 from models_store.selectors import checkpoint_to_load
 from ncrsh_site.errors import NodeNotFound, TrainingInProgress
+from ncrsh_site.events import publish_on_commit
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
 from nodes.services import node_sweep_offline
 from training.engine.config import (
@@ -170,6 +171,16 @@ def _session_create(*, request: SessionRequest, dispatch: Callable[[str, str], N
         NodeRun(session=session, node_id=node_id, rank=rank) for rank, node_id in enumerate(members)
     )
     Node.objects.filter(id__in=members).update(status=NodeStatus.TRAINING)
+    publish_on_commit(
+        "training_started",
+        {
+            "session_id": session.id,
+            "status": session.status,
+            "dataset": session.dataset,
+            "strategy": session.strategy,
+            "nodes": members,
+        },
+    )
     for node_id in members:
         transaction.on_commit(functools.partial(dispatch, session.id, node_id))
     return session
@@ -243,6 +254,10 @@ def session_finish_if_done(*, session_id: str) -> None:
         session.metrics["stop_latency_s"] = (now - session.stop_requested_at).total_seconds()
     session.save(update_fields=["status", "finished_at", "metrics", "error"])
     cache.delete(stop_key(session_id))
+    publish_on_commit(
+        "training_stopped",
+        {"session_id": session.id, "status": session.status, "metrics": session.metrics, "error": session.error},
+    )
 
 
 def session_summary(runs: list[NodeRun]) -> dict[str, Any]:

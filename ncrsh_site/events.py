@@ -1,0 +1,124 @@
+"""The swarm's event feed: ``publish(type, data)`` from any process, delivered to every WebSocket
+client subscribed through the channel layer (in-memory embedded, Redis pub/sub in the fleet).
+
+Wire format: ``{"type": "node_joined", "data": {...}, "timestamp": "2026-11-26T07:05:19.123Z"}``.
+
+Where the coroutine runs matters. The in-memory layer's queues belong to the event loop of the
+server that holds the WebSocket connections, and a Redis layer keeps one connection pool per
+loop. So a process publishes on one long-lived loop: the server's own once a client connected
+(``bind_loop``), otherwise a background thread's (workers, shells). Celery's prefork children
+get theirs after the fork. A sync caller waits (briefly) until the event is handed over, so
+events leave in order and none is lost when a worker exits right after ``node_left``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+GROUP = "swarm.events"
+# Message type of the channel layer; the consumer's handler is ``swarm_event``.
+MESSAGE_TYPE = "swarm.event"
+EVENT_TYPES = (
+    "node_joined",
+    "node_left",
+    "training_started",
+    "training_progress",
+    "training_stopped",
+    "consensus_vote",
+    "consensus_decision",
+    "model_update",
+)
+HANDOVER_TIMEOUT_S = 5.0
+
+_lock = threading.Lock()
+_bound: asyncio.AbstractEventLoop | None = None
+_background: tuple[int, asyncio.AbstractEventLoop] | None = None  # (pid, loop)
+_pending: set[asyncio.Task[None]] = set()
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event(type_: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}; known: {', '.join(EVENT_TYPES)}")
+    return {"type": type_, "data": dict(data), "timestamp": timestamp()}
+
+
+def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The server's loop, which holds the connections: publish there from now on."""
+    global _bound
+    with _lock:
+        _bound = loop
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    global _background
+    with _lock:
+        if _bound is not None and _bound.is_running():
+            return _bound
+        if _background is None or _background[0] != os.getpid():  # none yet, or inherited by a fork
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="ncrsh-events", daemon=True).start()
+            _background = (os.getpid(), loop)
+        return _background[1]
+
+
+async def _send(message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(GROUP, {"type": MESSAGE_TYPE, "event": message})
+
+
+def _spawn(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, None]) -> None:
+    task = loop.create_task(coroutine)
+    _pending.add(task)  # a reference until done, or the task may be collected mid-flight
+    task.add_done_callback(_done)
+
+
+def _done(task: asyncio.Task[None]) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("event not delivered: %s", task.exception())
+
+
+def publish(type_: str, data: Mapping[str, Any]) -> None:
+    """Send an event to every subscribed client. Never raises for a delivery failure: the feed
+    is best effort and must not fail the work it reports on (it logs instead)."""
+    message = event(type_, data)
+    loop = _loop()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:  # called from a coroutine on that loop: do not block it
+        _spawn(loop, _send(message))
+        return
+    future = asyncio.run_coroutine_threadsafe(_send(message), loop)
+    try:
+        future.result(timeout=HANDOVER_TIMEOUT_S)
+    except FutureTimeout:
+        future.cancel()
+        logger.warning("event %s not delivered within %ss", type_, HANDOVER_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - any layer failure (Redis down, ...) is logged, not raised
+        logger.warning("event %s not delivered: %s", type_, exc)
+
+
+def publish_on_commit(type_: str, data: Mapping[str, Any]) -> None:
+    """``publish`` once the surrounding transaction commits (at once outside one): a client
+    that reacts to the event by reading the API sees what it announces."""
+    payload = dict(data)
+    transaction.on_commit(lambda: publish(type_, payload))
