@@ -15,6 +15,7 @@ from nodes import selectors, services
 from nodes.discovery import network_discover
 from nodes.models import NodeStatus
 from nodes.services import DEFAULT_CONFIG
+from training.selectors import session_get, session_latest
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
@@ -190,3 +191,106 @@ class NetworkDiscoverApi(SwarmApi):
     )
     def post(self, request: Request) -> Response:
         return Response(network_discover())
+
+
+# --- Network Operations: topology and metrics --------------------------------------------------
+class NetworkQuerySerializer(serializers.Serializer):
+    session = serializers.CharField(required=False, help_text="a session id; absent: the running or latest session")
+
+
+def _session_members(request: Request) -> tuple[str | None, list[str]]:
+    query = NetworkQuerySerializer(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    session = (
+        session_get(session_id=query.validated_data["session"])
+        if "session" in query.validated_data
+        else session_latest()
+    )
+    if session is None:
+        return None, []
+    return session.id, list(session.config.get("members", []))
+
+
+class LatencySerializer(serializers.Serializer):
+    last = serializers.FloatField()
+    mean = serializers.FloatField()
+
+
+class TopologyNodeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=NodeStatus.choices)
+    address = serializers.CharField(allow_null=True)
+    member = serializers.BooleanField(help_text="takes part in the session")
+
+
+class EdgeSerializer(serializers.Serializer):
+    # The wire name is the graph's own; a declared field named `source` is fine at run time.
+    source = serializers.CharField(help_text="the node whose updates travel along the edge")  # type: ignore[assignment]
+    target = serializers.CharField(help_text="the node that fetched them")
+    bytes = serializers.IntegerField()
+    fetches = serializers.IntegerField()
+    latency_ms = LatencySerializer(help_text="time each fetch of an update took")
+
+
+class TopologySerializer(serializers.Serializer):
+    session_id = serializers.CharField(allow_null=True)
+    pattern = serializers.CharField(help_text="all_to_all: every member fetches every other member's update")
+    transport = serializers.ChoiceField(choices=["memory", "redis"])
+    nodes = TopologyNodeSerializer(many=True)
+    edges = EdgeSerializer(many=True)
+
+
+class StatsSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True)
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    p50 = serializers.FloatField(allow_null=True, help_text="estimated from the histogram")
+    p99 = serializers.FloatField(allow_null=True, help_text="estimated from the histogram")
+
+
+class NodeNetworkSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.ChoiceField(choices=NodeStatus.choices)
+    bytes_sent = serializers.IntegerField()
+    bytes_received = serializers.IntegerField()
+    latency_ms = StatsSerializer(help_text="fetches of peers' updates, since the node joined")
+    round_seconds = StatsSerializer()
+    control_plane_latency_ms = serializers.FloatField(allow_null=True)
+    partition = serializers.BooleanField(help_text="its last round saw fewer than a majority of the members")
+
+
+class NetworkTotalsSerializer(serializers.Serializer):
+    bytes_sent = serializers.IntegerField()
+    bytes_received = serializers.IntegerField()
+    latency_ms = StatsSerializer()
+
+
+class NetworkMetricsSerializer(serializers.Serializer):
+    session_id = serializers.CharField(allow_null=True)
+    partition = serializers.BooleanField()
+    nodes = NodeNetworkSerializer(many=True)
+    totals = NetworkTotalsSerializer()
+
+
+class NetworkTopologyApi(SwarmApi):
+    @extend_schema(
+        operation_id="network_topology",
+        parameters=[NetworkQuerySerializer],
+        responses={200: TopologySerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        session_id, members = _session_members(request)
+        return Response(TopologySerializer(selectors.network_topology(session_id=session_id, members=members)).data)
+
+
+class NetworkMetricsApi(SwarmApi):
+    @extend_schema(
+        operation_id="network_metrics",
+        parameters=[NetworkQuerySerializer],
+        responses={200: NetworkMetricsSerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        session_id, members = _session_members(request)
+        body = selectors.network_metrics(session_id=session_id, members=members)
+        return Response(NetworkMetricsSerializer(body).data)

@@ -8,6 +8,6 @@ class NodesConfig(AppConfig):
     def ready(self) -> None:
         from prometheus_client import REGISTRY
 
-        from nodes.metrics import NodeCountCollector
+        from nodes.metrics import NodeCollector
 
-        REGISTRY.register(NodeCountCollector())
+        REGISTRY.register(NodeCollector())

@@ -47,6 +47,7 @@ class Node(models.Model):
     memory_usage = models.FloatField(null=True, blank=True, help_text="fraction of device memory in use, 0-1")
     network_latency = models.FloatField(null=True, blank=True, help_text="milliseconds to the control plane")
     config = models.JSONField(default=dict)
+    network = models.JSONField(default=dict, blank=True, help_text="exchange traffic and latency: nodes/network.py")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ncrsh_site.errors import NodeNotFound
+from ncrsh_site.events import publish_on_commit
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
+from nodes.network import LATENCY_BUCKETS_S, ROUND_BUCKETS_S, observe
 from nodes.selectors import node_get
 
 # The spec's example node: the defaults of POST /api/v1/nodes and of nodes that register themselves.
@@ -30,15 +32,24 @@ def node_create(*, config: dict[str, Any]) -> Node:
     """A node that a worker will claim (``ncrsh worker --node <id>``); it starts pending.
     In the embedded mode the server process is the worker: the node is local and alive at once."""
     if settings.EMBEDDED:
-        return Node.objects.create(
+        node = Node.objects.create(
             config=config, status=NodeStatus.ACTIVE, address=f"{socket.gethostname()}/local", last_seen=timezone.now()
         )
+        _announce("node_joined", node)
+        return node
     return Node.objects.create(config=config)
+
+
+def _announce(type_: str, node: Node, **extra: str) -> None:
+    publish_on_commit(type_, {"node_id": node.id, "address": node.address, "status": node.status, **extra})
 
 
 @transaction.atomic
 def node_delete(*, node_id: str) -> None:
-    node_get(node_id=node_id).delete()
+    node = node_get(node_id=node_id)
+    node.delete()
+    if node.status in ALIVE_STATUSES:
+        _announce("node_left", node, reason="deleted")
 
 
 @transaction.atomic
@@ -54,6 +65,7 @@ def node_register(*, node_id: str, address: str, claim: bool = False) -> Node:
         node, _ = Node.objects.select_for_update().get_or_create(id=node_id, defaults={"config": DEFAULT_CONFIG})
     node.address, node.status, node.last_seen = address, NodeStatus.ACTIVE, now
     node.save(update_fields=["address", "status", "last_seen", "updated_at"])
+    _announce("node_joined", node)
     return node
 
 
@@ -62,20 +74,58 @@ def node_heartbeat(*, node_id: str, performance: dict[str, float | None]) -> boo
     fields = {k: v for k, v in performance.items() if k in ("training_speed", "memory_usage", "network_latency")}
     updated = Node.objects.filter(id=node_id).update(last_seen=timezone.now(), updated_at=timezone.now(), **fields)
     # A node marked offline by a missed beat comes back.
-    Node.objects.filter(id=node_id, status=NodeStatus.OFFLINE).update(status=NodeStatus.ACTIVE)
+    if Node.objects.filter(id=node_id, status=NodeStatus.OFFLINE).update(status=NodeStatus.ACTIVE):
+        _announce("node_joined", Node.objects.get(id=node_id), reason="back online")
     return updated == 1
 
 
 def node_leave(*, node_id: str) -> None:
-    Node.objects.filter(id=node_id).update(status=NodeStatus.LEFT, updated_at=timezone.now())
+    if Node.objects.filter(id=node_id).update(status=NodeStatus.LEFT, updated_at=timezone.now()):
+        _announce("node_left", Node.objects.get(id=node_id), reason="left")
 
 
 def node_sweep_offline() -> list[str]:
     """Alive nodes whose last heartbeat is older than NCRSH_OFFLINE_AFTER_S turn offline."""
     cutoff = timezone.now() - timedelta(seconds=settings.OFFLINE_AFTER_S)
-    stale = list(Node.objects.filter(status__in=ALIVE_STATUSES, last_seen__lt=cutoff).values_list("id", flat=True))
-    if stale:
-        Node.objects.filter(id__in=stale, last_seen__lt=cutoff).update(
-            status=NodeStatus.OFFLINE, updated_at=timezone.now()
-        )
-    return stale
+    stale = Node.objects.filter(status__in=ALIVE_STATUSES, last_seen__lt=cutoff)
+    gone = []
+    for node in stale:
+        # One at a time, compare-and-set: a node that beat in the meantime stays alive, unannounced.
+        if stale.filter(id=node.id).update(status=NodeStatus.OFFLINE, updated_at=timezone.now()):
+            node.status = NodeStatus.OFFLINE
+            _announce("node_left", node, reason="heartbeat missed")
+            gone.append(node.id)
+    return gone
+
+
+@transaction.atomic
+def network_record(
+    *,
+    node_id: str,
+    session_id: str,
+    sent: int,
+    received: int,
+    fetched: dict[str, tuple[int, float]],
+    round_seconds: float,
+    partition: bool,
+) -> None:
+    """One finished round of ``node_id``: its traffic, the latency of each fetch, the round's length."""
+    node = Node.objects.select_for_update().filter(id=node_id).first()
+    if node is None:  # deleted while training
+        return
+    network: dict[str, Any] = dict(node.network or {})
+    if network.get("session") != session_id:
+        network.update(session=session_id, peers={})
+    network["bytes_sent"] = network.get("bytes_sent", 0) + sent
+    network["bytes_received"] = network.get("bytes_received", 0) + received
+    network["round_seconds"] = observe(network.get("round_seconds"), round_seconds, ROUND_BUCKETS_S)
+    network["partition"] = partition
+    for peer, (size, seconds) in fetched.items():
+        network["latency"] = observe(network.get("latency"), seconds, LATENCY_BUCKETS_S)
+        edge = network["peers"].setdefault(peer, {"bytes": 0, "fetches": 0, "latency_sum_s": 0.0})
+        edge["bytes"] += size
+        edge["fetches"] += 1
+        edge["latency_sum_s"] += seconds
+        edge["latency_last_s"] = seconds
+    node.network = network
+    node.save(update_fields=["network"])

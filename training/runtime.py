@@ -19,7 +19,9 @@ from django.db import close_old_connections, transaction
 
 from consensus.services import ledger_record
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
+from ncrsh_site.events import publish
 from nodes.models import Node
+from nodes.services import network_record
 from training.engine.checkpoint import load_checkpoint, save_checkpoint
 from training.engine.config import AggregatorConfig, ModelConfig, Policy, Strategy, TrainConfig
 from training.engine.data import Corpus
@@ -29,6 +31,7 @@ from training.engine.files import file_sha256
 from training.engine.node import NodeResult, NodeSpec, Resume, train_node
 from training.engine.rounds import RoundOutcome
 from training.models import NodeRun, RunStatus, TrainingSession
+from training.selectors import session_status
 from training.services import run_finish, stop_requested
 
 logger = logging.getLogger(__name__)
@@ -86,12 +89,23 @@ class DatabaseReporter:
             tokens_per_s=metrics["tokens_per_s"],
             round=int(metrics["round"]),
         )
+        self.session.refresh_from_db(fields=["status"])
+        publish("training_progress", {**session_status(self.session), "node_id": self.run.node_id})
 
     def round(
         self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
     ) -> None:
         NodeRun.objects.filter(id=self.run.id).update(round=outcome.index + 1, model_hash=model_hash)
         Node.objects.filter(id=self.run.node_id).update(model_hash=model_hash)
+        network_record(
+            node_id=self.run.node_id,
+            session_id=self.session.id,
+            sent=outcome.sent,
+            received=outcome.received,
+            fetched=outcome.fetched,
+            round_seconds=outcome.seconds,
+            partition=outcome.partition,
+        )
         ledger_record(
             session_id=self.session.id,
             index=outcome.index,

@@ -19,11 +19,14 @@ def session_get(*, session_id: str) -> TrainingSession:
         raise NotFound(f"No training session with id {session_id!r}.") from None
 
 
+def session_latest() -> TrainingSession | None:
+    """The running session, else the most recent one, else None."""
+    return TrainingSession.objects.filter(status__in=ACTIVE_SESSION_STATUSES).first() or TrainingSession.objects.first()
+
+
 def session_current() -> TrainingSession:
     """The running session, else the most recent one."""
-    session = (
-        TrainingSession.objects.filter(status__in=ACTIVE_SESSION_STATUSES).first() or TrainingSession.objects.first()
-    )
+    session = session_latest()
     if session is None:
         raise NotFound("No training session yet: start one with POST /api/v1/training/start.")
     return session

@@ -24,4 +24,4 @@ def test_node_gauges_follow_the_database() -> None:
     Node.objects.create(status=NodeStatus.OFFLINE)
     after = Client().get("/metrics").content.decode()
     assert (_gauge(after, "swarm_nodes_total"), _gauge(after, "swarm_nodes_active")) == (3, 2)
-    assert "# TYPE swarm_nodes_total gauge" in after
+    assert "# TYPE swarm_nodes_active gauge" in after
