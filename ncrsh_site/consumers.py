@@ -85,9 +85,17 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 await self.expiry
         await self.channel_layer.group_discard(events.GROUP, self.channel_name)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections in a worker thread before every message; the
+        # events touch no database, and that thread hop per event and client was most of the cost.
+        if message["type"] == events.MESSAGE_TYPE:
+            await self.swarm_event(message)
+        else:
+            await super().dispatch(message)
+
     async def swarm_event(self, message: dict[str, Any]) -> None:
-        if message["event"]["type"] in self.types:
-            await self.send_json(message["event"])
+        if message["event_type"] in self.types:
+            await self.send(text_data=message["text"])
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """The feed is one-way; what a client sends is ignored."""

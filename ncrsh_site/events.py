@@ -14,6 +14,7 @@ events leave in order and none is lost when a worker exits right after ``node_le
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,9 @@ def _loop() -> asyncio.AbstractEventLoop:
 async def _send(message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        await layer.group_send(GROUP, {"type": MESSAGE_TYPE, "event": message})
+        # Serialised once here, not once per connected client.
+        text = json.dumps(message, cls=DjangoJSONEncoder)
+        await layer.group_send(GROUP, {"type": MESSAGE_TYPE, "event_type": message["type"], "text": text})
 
 
 def _spawn(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, None]) -> None:
