@@ -1,10 +1,13 @@
-"""The ``ncrsh`` command. Server-side commands load Django only when they run."""
+"""The ``ncrsh`` command: the client commands (the SDK: login, nodes, train, models, consensus,
+network) and the server side (serve, worker), which loads Django only when it runs."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+
+from ncrsh_swarm.commands import add_client_commands
 
 
 def _setup_django() -> None:
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
     worker_parser.add_argument("--loglevel", default="INFO")
     worker_parser.set_defaults(handler=worker)
+    add_client_commands(commands)
     return parser
 
 

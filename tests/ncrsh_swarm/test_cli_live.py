@@ -1,0 +1,135 @@
+"""The ``ncrsh`` client commands, run as a user would, against a live embedded server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.live import ADMIN_PASSWORD, ADMIN_USERNAME, NCRSH, LiveServer
+
+pytestmark = pytest.mark.live
+Ncrsh = Callable[..., subprocess.CompletedProcess[str]]
+QUICK = ["--preset", "tiny", "--batch-size", "8", "--local-steps", "5", "--log-every", "2"]
+
+
+@pytest.fixture(scope="module")
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli") / "ncrsh" / "credentials.json"
+
+
+@pytest.fixture(scope="module")
+def ncrsh(server: LiveServer, credentials: Path) -> Ncrsh:
+    def run(*args: str, password: str = ADMIN_PASSWORD, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NCRSH_")}
+        env.update(NCRSH_URL=server.url, NCRSH_CREDENTIALS=str(credentials), NCRSH_PASSWORD=password)
+        return subprocess.run([NCRSH, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    return run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def logged_in(ncrsh: Ncrsh, credentials: Path) -> None:
+    result = ncrsh("login", "--username", ADMIN_USERNAME)
+    assert result.returncode == 0, result.stderr
+    assert f"token saved to {credentials}" in result.stdout
+
+
+def test_login_keeps_the_token_in_a_file_only_its_owner_reads(credentials: Path) -> None:
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    saved = json.loads(credentials.read_text())
+    assert saved["username"] == ADMIN_USERNAME
+    assert saved["access"].count(".") == 2
+
+
+def test_a_wrong_password_prints_the_error_and_exits_non_zero(ncrsh: Ncrsh, credentials: Path) -> None:
+    before = credentials.read_text()
+    result = ncrsh("login", "--username", ADMIN_USERNAME, password="wrong")
+    assert result.returncode == 1
+    assert "ncrsh: error 401" in result.stderr
+    assert credentials.read_text() == before  # the saved login stays
+
+
+def test_nodes_list_prints_a_table_or_json(ncrsh: Ncrsh) -> None:
+    table = ncrsh("nodes", "list")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["ID", "STATUS", "ADDRESS"]
+    assert sum(line.startswith("node_") for line in lines) == 2
+    assert lines[-1] == "2 nodes, 2 active"
+    listed = json.loads(ncrsh("nodes", "list", "--json").stdout)
+    assert (listed["total"], listed["active"]) == (2, 2)
+
+
+def test_train_start_watch_follows_the_session_to_its_end(ncrsh: Ncrsh) -> None:
+    result = ncrsh("train", "start", "--dataset", "builtin:pystdlib", "--max-steps", "30", *QUICK, "--watch")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("started training_")
+    # Off a terminal the bar writes one line per report: loss and accuracy in each.
+    bars = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(bars) >= 3
+    assert all(" loss " in line and " acc " in line for line in bars)
+    assert bars[-1].startswith("[########################] 100%")
+    final = result.stdout.splitlines()[-1]
+    assert " completed: val loss " in final
+    assert "model model_" in final
+
+    status = json.loads(ncrsh("train", "status", "--json").stdout)
+    assert status["status"] == "completed"
+    assert status["session_id"] in result.stdout
+    assert "completed" in ncrsh("train", "status").stdout
+
+
+def test_a_bad_setting_prints_the_field_and_exits_non_zero(ncrsh: Ncrsh) -> None:
+    result = ncrsh("train", "start", "--dataset", "no_such_dataset", *QUICK)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ncrsh: error 400 VALIDATION_ERROR: dataset: ")
+
+
+def test_models_list_and_download_with_verification(ncrsh: Ncrsh, tmp_path: Path) -> None:
+    models = json.loads(ncrsh("models", "list", "--json").stdout)
+    assert models
+    model = models[0]
+    assert model["id"] in ncrsh("models", "list").stdout
+    result = ncrsh("models", "download", model["id"], "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / f"{model['id']}.safetensors"
+    assert f"saved {path} (sha256 verified)" in result.stdout
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == model["sha256"]
+    missing = ncrsh("models", "download", "model_nope", "-o", str(tmp_path))
+    assert missing.returncode == 1
+    assert "error 404 NOT_FOUND" in missing.stderr
+
+
+def test_consensus_history_and_network_topology(ncrsh: Ncrsh) -> None:
+    history = ncrsh("consensus", "history", "--limit", "3")
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.splitlines()[0].split()[:2] == ["ROUND", "OUTCOME"]
+    assert "committed" in history.stdout
+    assert len(json.loads(ncrsh("consensus", "history", "--limit", "3", "--json").stdout)) == 3
+    topology = ncrsh("network", "topology")
+    assert topology.returncode == 0, topology.stderr
+    assert "all_to_all over memory" in topology.stdout
+    assert "FROM" in topology.stdout  # the edges of the last session
+
+
+def test_a_bad_token_prints_401(ncrsh: Ncrsh) -> None:
+    result = ncrsh("nodes", "list", "--token", "not-a-token")
+    assert result.returncode == 1
+    assert result.stderr.startswith("ncrsh: error 401")
+
+
+def test_an_expired_saved_token_is_refreshed(ncrsh: Ncrsh, credentials: Path) -> None:
+    saved = json.loads(credentials.read_text())
+    credentials.write_text(json.dumps({**saved, "access": "expired"}))
+    result = ncrsh("nodes", "list")
+    assert result.returncode == 0, result.stderr
+    renewed = json.loads(credentials.read_text())
+    assert renewed["access"] not in ("expired", saved["access"])
+    assert renewed["refresh"] != saved["refresh"]  # rotated
