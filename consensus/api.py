@@ -1,15 +1,19 @@
-"""Consensus Operations (spec): the ledger's history and status. (The vote API is to come.)"""
+"""Consensus Operations (spec): the ledger's history and status, and votes in open rounds."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consensus import selectors
-from ncrsh_site.api import SwarmApi, error_responses
+from consensus import selectors, services
+from consensus.models import RoundStatus
+from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
 from nodes.models import ALIVE_STATUSES, Node
+from training.engine.quorum import OPERATOR
 from training.selectors import session_current
 
 
@@ -17,6 +21,28 @@ class HistoryQuerySerializer(serializers.Serializer):
     session = serializers.CharField(required=False, allow_blank=True, help_text="a session id; empty or absent: all")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=50)
     offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+
+
+class VoteCountSerializer(serializers.Serializer):
+    approve = serializers.IntegerField()
+    reject = serializers.IntegerField()
+
+
+class OperatorVoteSerializer(serializers.Serializer):
+    voter = serializers.CharField()
+    approve = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class ProposalSerializer(serializers.Serializer):
+    proposal_id = serializers.CharField()
+    node_id = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=["pending", "accepted", "rejected"])
+    norm = serializers.FloatField(allow_null=True)
+    samples = serializers.IntegerField(allow_null=True)
+    loss = serializers.FloatField(allow_null=True, help_text="the proposer's local training loss")
+    votes = VoteCountSerializer()
+    operator_votes = OperatorVoteSerializer(many=True)
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -29,6 +55,10 @@ class DecisionSerializer(serializers.Serializer):
     rejected = serializers.ListField(child=serializers.CharField())
     votes = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
     reasons = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    proposals = ProposalSerializer(many=True)
+    missing = serializers.ListField(
+        child=serializers.CharField(), help_text="members without a proposal in time (stragglers, nodes gone)"
+    )
     aggregator = serializers.JSONField()
     model_hash = serializers.CharField()
     reason = serializers.CharField()
@@ -47,8 +77,15 @@ class ConsensusStatusSerializer(serializers.Serializer):
     session_id = serializers.CharField()
     session_status = serializers.CharField()
     round = serializers.IntegerField(allow_null=True)
-    phase = serializers.CharField()
+    round_id = serializers.CharField(allow_null=True)
+    phase = serializers.ChoiceField(
+        choices=["training", "voting", "stopping", "stopped", "completed", "failed"],
+        help_text="voting: the latest round is open (proposals in, no decision yet)",
+    )
+    deadline = serializers.DateTimeField(allow_null=True, help_text="when the open round stops waiting")
+    proposals = ProposalSerializer(many=True, help_text="the latest round's, with the votes so far")
     quorum = serializers.FloatField()
+    require_operator_approval = serializers.BooleanField()
     min_participants = serializers.IntegerField()
     aggregator = serializers.JSONField()
     members = serializers.ListField(child=serializers.CharField())
@@ -82,12 +119,17 @@ class ConsensusStatusApi(SwarmApi):
         latest = selectors.round_latest(session_id=session.id)
         alive = Node.objects.filter(id__in=members, status__in=ALIVE_STATUSES).count()
         last = getattr(latest, "decision", None) if latest else None
+        voting = latest is not None and latest.status == RoundStatus.OPEN and session.status == "running"
         body = {
             "session_id": session.id,
             "session_status": session.status,
             "round": latest.index if latest else None,
-            "phase": "training" if session.status == "running" else session.status,
+            "round_id": latest.public_id if latest else None,
+            "phase": "voting" if voting else "training" if session.status == "running" else session.status,
+            "deadline": latest.deadline if latest else None,
+            "proposals": [selectors.proposal_summary(p) for p in latest.proposals.all()] if latest else [],
             "quorum": policy.get("quorum", 2 / 3),
+            "require_operator_approval": policy.get("require_operator_approval", False),
             "min_participants": policy.get("min_participants") or len(members) // 2 + 1,
             "aggregator": policy.get("aggregator", {}),
             "members": members,
@@ -96,3 +138,71 @@ class ConsensusStatusApi(SwarmApi):
             "last_decision": selectors.decision_summary(last) if last else None,
         }
         return Response(ConsensusStatusSerializer(body).data)
+
+
+class VoteInputSerializer(StrictSerializer):
+    proposal_id = serializers.CharField(required=False, help_text="as listed by status or history")
+    round_id = serializers.CharField(required=False, help_text="with node_id: the proposal of that node in the round")
+    node_id = serializers.CharField(required=False, help_text="the proposing node")
+    approve = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        by_id = "proposal_id" in attrs
+        by_round = "round_id" in attrs and "node_id" in attrs
+        if by_id == by_round or (by_id and ("round_id" in attrs or "node_id" in attrs)):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["give proposal_id, or round_id and node_id (not both)."]}
+            )
+        return attrs
+
+
+class VoteSerializer(serializers.Serializer):
+    proposal_id = serializers.CharField()
+    proposal = serializers.CharField(help_text="the proposing node")
+    voter = serializers.CharField(help_text="operator:<username>, or a node id")
+    approve = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class VoteOutputSerializer(serializers.Serializer):
+    session_id = serializers.CharField()
+    round_id = serializers.CharField()
+    round = serializers.IntegerField()
+    vote = VoteSerializer()
+
+
+def voter_for(request: Request) -> str:
+    """An operator (staff) votes as operator:<username>; a node, with the credentials of the
+    user named after it, votes as itself and as nothing else."""
+    username = request.user.get_username()
+    if request.user.is_staff:
+        return f"{OPERATOR}{username}"
+    if Node.objects.filter(id=username).exists():
+        return username
+    raise exceptions.PermissionDenied("Only operators (staff) and nodes (a user named after its node id) vote.")
+
+
+class ConsensusVoteApi(SwarmApi):
+    @extend_schema(
+        operation_id="consensus_vote",
+        request=VoteInputSerializer,
+        responses={201: VoteOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        body = VoteInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        voter = voter_for(request)
+        proposal = selectors.proposal_find(
+            proposal_id=data.get("proposal_id"), round_id=data.get("round_id"), node_id=data.get("node_id")
+        )
+        vote = services.vote_cast(proposal=proposal, voter=voter, approve=data["approve"], reason=data["reason"])
+        round_ = proposal.round
+        out = {
+            "session_id": round_.session_id,
+            "round_id": round_.public_id,
+            "round": round_.index,
+            "vote": services.vote_summary(vote),
+        }
+        return Response(VoteOutputSerializer(out).data, status=status.HTTP_201_CREATED)

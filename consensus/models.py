@@ -7,6 +7,8 @@ node's report arrives first or is lost.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
@@ -22,6 +24,7 @@ class Round(models.Model):
     status = models.CharField(max_length=16, choices=RoundStatus.choices, default=RoundStatus.OPEN)
     members = models.JSONField(default=list)
     base_hash = models.CharField(max_length=80, blank=True, default="")
+    deadline = models.DateTimeField(null=True, blank=True, help_text="when the round stops waiting for votes")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,6 +40,7 @@ class Round(models.Model):
 
 
 class ProposalOutcome(models.TextChoices):
+    PENDING = "pending"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
 
@@ -44,7 +48,10 @@ class ProposalOutcome(models.TextChoices):
 class Proposal(models.Model):
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="proposals")
     node_id = models.CharField(max_length=64, help_text="kept as text: the history outlives the node")
-    outcome = models.CharField(max_length=16, choices=ProposalOutcome.choices)
+    outcome = models.CharField(max_length=16, choices=ProposalOutcome.choices, default=ProposalOutcome.PENDING)
+    norm = models.FloatField(null=True, blank=True, help_text="L2 norm of the update")
+    samples = models.PositiveBigIntegerField(null=True, blank=True, help_text="training samples behind it")
+    loss = models.FloatField(null=True, blank=True, help_text="the proposer's local training loss")
 
     class Meta:
         ordering = ("round", "node_id")
@@ -52,6 +59,10 @@ class Proposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round} by {self.node_id} ({self.outcome})"
+
+    @property
+    def public_id(self) -> str:
+        return f"proposal_{self.round.session_id.removeprefix('training_')}_{self.round.index}_{self.node_id}"
 
 
 class Vote(models.Model):
@@ -80,6 +91,7 @@ class Decision(models.Model):
     model_hash = models.CharField(max_length=80, blank=True, default="", help_text="the model after the round")
     reason = models.TextField(blank=True, default="")
     decided_by = models.CharField(max_length=64, blank=True, default="")
+    base_hash = models.CharField(max_length=80, blank=True, default="", help_text="the model the round started from")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,3 +99,17 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round}: {'committed' if self.committed else 'failed'}"
+
+    def as_engine(self) -> dict[str, Any]:
+        """The fields of the engine's Decision (training.engine.quorum), as recorded."""
+        return {
+            "round_index": self.round.index,
+            "accepted": list(self.accepted),
+            "rejected": list(self.rejected),
+            "approvals": dict(self.approvals),
+            "rejections": dict(self.rejections),
+            "committed": self.committed,
+            "reason": self.reason,
+            "decided_by": self.decided_by,
+            "base_hash": self.base_hash,
+        }

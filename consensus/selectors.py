@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import QuerySet
+from rest_framework import exceptions
 
-from consensus.models import Decision, Round
+from consensus.models import Decision, Proposal, Round
+from training.engine.quorum import OPERATOR
 
 
 def decision_history(*, session_id: str | None = None) -> QuerySet[Decision]:
@@ -31,6 +34,9 @@ def decision_summary(decision: Decision) -> dict[str, Any]:
             for p in round_.proposals.all()
             if any(not v.approve for v in p.votes.all())
         },
+        "proposals": [proposal_summary(p) for p in round_.proposals.all()],
+        # Members without a proposal in the round: stragglers past its deadline, or nodes gone.
+        "missing": sorted(set(round_.members) - {p.node_id for p in round_.proposals.all()}),
         "aggregator": decision.aggregator,
         "model_hash": decision.model_hash,
         "reason": decision.reason,
@@ -39,5 +45,47 @@ def decision_summary(decision: Decision) -> dict[str, Any]:
     }
 
 
+def proposal_summary(proposal: Proposal) -> dict[str, Any]:
+    votes = list(proposal.votes.all())
+    return {
+        "proposal_id": proposal.public_id,
+        "node_id": proposal.node_id,
+        "outcome": proposal.outcome,
+        "norm": proposal.norm,
+        "samples": proposal.samples,
+        "loss": proposal.loss,
+        "votes": {"approve": sum(v.approve for v in votes), "reject": sum(not v.approve for v in votes)},
+        "operator_votes": [
+            {"voter": v.voter, "approve": v.approve, "reason": v.reason} for v in votes if v.voter.startswith(OPERATOR)
+        ],
+    }
+
+
 def round_latest(*, session_id: str) -> Round | None:
     return Round.objects.filter(session_id=session_id).order_by("-index").first()
+
+
+_ROUND_ID = re.compile(r"^round_([0-9a-f]+)_(\d+)$")
+_PROPOSAL_ID = re.compile(r"^proposal_([0-9a-f]+)_(\d+)_(.+)$")
+
+
+def proposal_find(
+    *, proposal_id: str | None = None, round_id: str | None = None, node_id: str | None = None
+) -> Proposal:
+    """By ``proposal_id``, or by ``round_id`` and ``node_id`` (the proposer); 404 if none."""
+    match = _PROPOSAL_ID.match(proposal_id or "")
+    if match:
+        session, index, node_id = match.groups()
+    else:
+        round_match = _ROUND_ID.match(round_id or "")
+        if proposal_id or round_match is None or not node_id:
+            raise exceptions.NotFound(f"No proposal {proposal_id or f'of {node_id} in {round_id}'}.")
+        session, index = round_match.groups()
+    proposal = (
+        Proposal.objects.select_related("round")
+        .filter(round__session_id=f"training_{session}", round__index=int(index), node_id=node_id)
+        .first()
+    )
+    if proposal is None:
+        raise exceptions.NotFound(f"No proposal {proposal_id or f'of {node_id} in {round_id}'}.")
+    return proposal

@@ -1,11 +1,144 @@
+"""Writes to the consensus ledger.
+
+A round's life: a node holding the round's proposals opens it (``round_open``); operators, and
+nodes with their own credentials, vote in it through the API (``vote_cast``) while it is open;
+the first node to decide has the ledger record THE decision (``round_decide``), re-tallied under
+the round's lock with the API votes, so a vote is counted exactly when it came before the
+decision and refused after; each node then reports its view of the finished round
+(``ledger_record``): its votes, and the resulting model. Every write is idempotent.
+"""
+
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from rest_framework import exceptions, status
 
 from consensus.models import Decision, Proposal, ProposalOutcome, Round, RoundStatus, Vote
 from ncrsh_site.events import publish_on_commit
+
+
+class RoundClosed(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "round_closed"
+    default_detail = "The round is decided; a vote can no longer be counted."
+
+
+class AlreadyVoted(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "already_voted"
+    default_detail = "This voter has voted on this proposal already."
+
+
+def _round(*, session_id: str, index: int, members: list[str], base_hash: str, **more: Any) -> Round:
+    round_, _ = Round.objects.get_or_create(
+        session_id=session_id, index=index, defaults={"members": members, "base_hash": base_hash, **more}
+    )
+    return round_
+
+
+@transaction.atomic
+def round_open(
+    *,
+    session_id: str,
+    index: int,
+    members: list[str],
+    base_hash: str,
+    deadline: datetime,
+    proposals: dict[str, dict[str, Any]],
+) -> Round:
+    """The round's proposals are in (per node: norm, samples, local loss): it is open for votes
+    until decided. Every node opens it; the first one's figures stand."""
+    round_ = _round(session_id=session_id, index=index, members=members, base_hash=base_hash, deadline=deadline)
+    for node_id, meta in proposals.items():
+        Proposal.objects.get_or_create(
+            round=round_,
+            node_id=node_id,
+            defaults={"norm": meta.get("norm"), "samples": meta.get("samples"), "loss": meta.get("loss")},
+        )
+    return round_
+
+
+def round_votes(*, session_id: str, index: int) -> list[dict[str, Any]]:
+    """The votes in the ledger for the round, as the engine's Vote fields."""
+    votes = Vote.objects.filter(proposal__round__session_id=session_id, proposal__round__index=index)
+    return [_engine_vote(v) for v in votes.select_related("proposal").order_by("created_at", "id")]
+
+
+def _engine_vote(vote: Vote) -> dict[str, Any]:
+    return {"voter": vote.voter, "proposal": vote.proposal.node_id, "approve": vote.approve, "reason": vote.reason}
+
+
+@transaction.atomic
+def round_decide(
+    *,
+    session_id: str,
+    index: int,
+    members: list[str],
+    base_hash: str,
+    aggregator: dict[str, Any],
+    decide: Callable[[list[dict[str, Any]]], dict[str, Any]],
+) -> dict[str, Any]:
+    """THE decision of the round (the engine's Decision fields): the recorded one if any, else
+    ``decide(the round's votes in the ledger)``, recorded before the round's lock is let go."""
+    opened = _round(session_id=session_id, index=index, members=members, base_hash=base_hash)
+    round_ = Round.objects.select_for_update().get(id=opened.id)
+    existing = Decision.objects.filter(round=round_).select_related("round").first()
+    if existing is not None:
+        return existing.as_engine()
+    decision = decide(round_votes(session_id=session_id, index=index))
+    recorded = Decision.objects.create(
+        round=round_,
+        committed=decision["committed"],
+        accepted=list(decision["accepted"]),
+        rejected=list(decision["rejected"]),
+        approvals=decision["approvals"],
+        rejections=decision["rejections"],
+        aggregator=aggregator,
+        model_hash="" if decision["committed"] else base_hash,  # a commit's model is known after the merge
+        reason=decision["reason"],
+        decided_by=decision.get("decided_by", ""),
+        base_hash=decision.get("base_hash") or base_hash,
+    )
+    _close(round_, recorded)
+    return recorded.as_engine()
+
+
+def _close(round_: Round, decision: Decision) -> None:
+    accepted = set(decision.accepted)
+    for proposal in round_.proposals.all():
+        proposal.outcome = ProposalOutcome.ACCEPTED if proposal.node_id in accepted else ProposalOutcome.REJECTED
+        proposal.save(update_fields=["outcome"])
+    round_.status = RoundStatus.COMMITTED if decision.committed else RoundStatus.FAILED
+    round_.save(update_fields=["status"])
+    publish_on_commit(
+        "consensus_decision",
+        {
+            **_where(round_),
+            "committed": decision.committed,
+            "accepted": decision.accepted,
+            "rejected": decision.rejected,
+            "reason": decision.reason,
+        },
+    )
+
+
+@transaction.atomic
+def vote_cast(*, proposal: Proposal, voter: str, approve: bool, reason: str = "") -> Vote:
+    """A vote in an open round (locked against its decision): 409 once decided, or a second time."""
+    round_ = Round.objects.select_for_update().get(id=proposal.round_id)
+    if round_.status != RoundStatus.OPEN or Decision.objects.filter(round=round_).exists():
+        raise RoundClosed(f"{round_.public_id} is {round_.status}; the vote was not counted.")
+    try:
+        with transaction.atomic():
+            vote = Vote.objects.create(proposal=proposal, voter=voter, approve=approve, reason=reason)
+    except IntegrityError:
+        raise AlreadyVoted(f"{voter} has voted on {proposal.public_id} already.") from None
+    publish_on_commit("consensus_vote", {**_where(round_), **vote_summary(vote)})
+    return vote
 
 
 @transaction.atomic
@@ -21,14 +154,11 @@ def ledger_record(
     model_hash: str,
 ) -> Round:
     """Record one node's view of a finished round. Idempotent: the first report creates each
-    row, later reports add only the votes not yet there (one per voter and proposal)."""
-    round_, _ = Round.objects.get_or_create(
-        session_id=session_id, index=index, defaults={"members": members, "base_hash": base_hash}
-    )
-    accepted = set(decision["accepted"])
+    row, later reports add only the votes not yet there (one per voter and proposal). A round
+    decided outside the ledger gets its decision here."""
+    round_ = _round(session_id=session_id, index=index, members=members, base_hash=base_hash)
     for node_id in proposers:
-        outcome = ProposalOutcome.ACCEPTED if node_id in accepted else ProposalOutcome.REJECTED
-        Proposal.objects.get_or_create(round=round_, node_id=node_id, defaults={"outcome": outcome})
+        Proposal.objects.get_or_create(round=round_, node_id=node_id)
     proposals = {p.node_id: p for p in round_.proposals.all()}
     for vote in votes:
         proposal = proposals.get(vote["proposal"])
@@ -54,16 +184,20 @@ def ledger_record(
             "approvals": decision["approvals"],
             "rejections": decision["rejections"],
             "aggregator": decision.get("aggregator", {}),
-            "model_hash": model_hash if decision["committed"] else base_hash,
             "reason": decision["reason"],
             "decided_by": decision.get("decided_by", ""),
+            "base_hash": decision.get("base_hash") or base_hash,
         },
     )
-    status = RoundStatus.COMMITTED if decision["committed"] else RoundStatus.FAILED
-    Round.objects.filter(id=round_.id).update(status=status)
-    round_.status = status
-    if created:
-        _announce_decision(round_, recorded)
+    if created or round_.status == RoundStatus.OPEN:
+        _close(round_, recorded)
+    if not recorded.model_hash:  # the first report of the merged model
+        recorded.model_hash = model_hash if recorded.committed else recorded.base_hash
+        recorded.save(update_fields=["model_hash"])
+        if recorded.committed:
+            publish_on_commit(
+                "model_update", {**_where(round_), "model_hash": recorded.model_hash, "nodes": recorded.accepted}
+            )
     return round_
 
 
@@ -72,19 +206,10 @@ def _where(round_: Round) -> dict[str, Any]:
 
 
 def vote_summary(vote: Vote) -> dict[str, Any]:
-    return {"proposal": vote.proposal.node_id, "voter": vote.voter, "approve": vote.approve, "reason": vote.reason}
-
-
-def _announce_decision(round_: Round, decision: Decision) -> None:
-    data = {
-        **_where(round_),
-        "committed": decision.committed,
-        "accepted": decision.accepted,
-        "rejected": decision.rejected,
-        "model_hash": decision.model_hash,
-        "reason": decision.reason,
+    return {
+        "proposal_id": vote.proposal.public_id,
+        "proposal": vote.proposal.node_id,
+        "voter": vote.voter,
+        "approve": vote.approve,
+        "reason": vote.reason,
     }
-    publish_on_commit("consensus_decision", data)
-    if decision.committed:
-        update = {**_where(round_), "model_hash": decision.model_hash, "nodes": decision.accepted}
-        publish_on_commit("model_update", update)

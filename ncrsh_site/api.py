@@ -60,7 +60,7 @@ _DESCRIPTIONS = {
     401: "Missing, invalid or expired token",
     403: "Authenticated but not allowed (staff only)",
     404: "Not found (NODE_NOT_FOUND 1001 for nodes)",
-    409: "Conflict (TRAINING_IN_PROGRESS 1002, CONSENSUS_FAILED 1003)",
+    409: "Conflict (TRAINING_IN_PROGRESS 1002, CONSENSUS_FAILED 1003, ROUND_CLOSED, ALREADY_VOTED)",
     415: "Unsupported media type: send application/json",
     422: "MODEL_CORRUPT 1004",
     429: "Rate limited; see Retry-After",

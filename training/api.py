@@ -48,6 +48,16 @@ class TrainingStartInputSerializer(StrictSerializer):
     min_participants = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
     deadline_s = serializers.FloatField(min_value=0.1, max_value=86_400, required=False)
     check_loss = serializers.BooleanField(required=False)
+    kappa = serializers.FloatField(
+        min_value=1.01, max_value=1e6, required=False, help_text="a proposal's norm may be at most kappa x the median"
+    )
+    epsilon = serializers.FloatField(
+        min_value=0.0, max_value=100.0, required=False, help_text="held-out loss may rise by this fraction"
+    )
+    voting = serializers.BooleanField(required=False, help_text="false: every proposal is merged unvalidated")
+    require_operator_approval = serializers.BooleanField(
+        required=False, help_text="each proposal also needs an operator's vote (POST /api/v1/consensus/vote)"
+    )
     warmup_steps = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
     log_every = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
     wire_dtype = serializers.ChoiceField(choices=["float32", "float16", "bfloat16"], default="float32")
@@ -124,7 +134,7 @@ class TrainingStartApi(SwarmApi):
     @extend_schema(
         operation_id="training_start",
         request=TrainingStartInputSerializer,
-        responses={201: TrainingStatusSerializer, **error_responses(400, 403, 404, 409, 415)},
+        responses={201: TrainingStatusSerializer, **error_responses(400, 403, 404, 409, 415, 503)},
     )
     def post(self, request: Request) -> Response:
         body = TrainingStartInputSerializer(data=request.data)

@@ -10,6 +10,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from consensus.services import ledger_record
+from consensus.services import ledger_record, round_decide, round_open, round_votes
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
 from ncrsh_site.events import publish
 from nodes.models import Node
@@ -29,6 +30,7 @@ from training.engine.datasets import load_bytes
 from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 from training.engine.files import file_sha256
 from training.engine.node import NodeResult, NodeSpec, Resume, train_node
+from training.engine.quorum import Decision, Vote
 from training.engine.rounds import RoundOutcome
 from training.models import NodeRun, RunStatus, TrainingSession
 from training.selectors import session_status
@@ -137,6 +139,47 @@ class DatabaseReporter:
         }
 
 
+class DatabaseLedger:
+    """The engine's Ledger on the consensus app: rounds open in the database, operators vote
+    there, and the database records each round's one decision."""
+
+    def __init__(self, session: TrainingSession) -> None:
+        self.session = session
+        self.members = list(session.config["members"])
+        self.aggregator = dict(session.config["policy"]["aggregator"])
+        self.base_hashes: dict[int, str] = {}
+
+    def opened(
+        self, index: int, proposals: Mapping[str, Mapping[str, Any]], *, base_hash: str, deadline: float
+    ) -> None:
+        self.base_hashes[index] = base_hash
+        round_open(
+            session_id=self.session.id,
+            index=index,
+            members=self.members,
+            base_hash=base_hash,
+            deadline=datetime.fromtimestamp(deadline, UTC),
+            proposals={node: dict(meta) for node, meta in proposals.items()},
+        )
+
+    def outside_votes(self, index: int) -> list[Vote]:
+        return [Vote(**vote) for vote in round_votes(session_id=self.session.id, index=index)]
+
+    def decide(self, index: int, decide: Callable[[list[Vote]], Decision]) -> Decision:
+        def engine_decide(votes: list[dict[str, Any]]) -> dict[str, Any]:
+            return dataclasses.asdict(decide([Vote(**vote) for vote in votes]))
+
+        decided = round_decide(
+            session_id=self.session.id,
+            index=index,
+            members=self.members,
+            base_hash=self.base_hashes.get(index, ""),
+            aggregator=self.aggregator,
+            decide=engine_decide,
+        )
+        return Decision.from_dict(decided)
+
+
 def _resume(session: TrainingSession) -> Resume | None:
     """A node claiming its run after rounds were committed (a late start, or a restart after a
     crash) joins where the swarm is: the freshest snapshot any node wrote."""
@@ -209,6 +252,7 @@ def execute_run(session_id: str, node_id: str) -> None:
             device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
             initial_state=_initial_state(session),
             resume=_resume(session),
+            ledger=DatabaseLedger(session),
         )
         _final_checkpoint(session, run, result)
         metrics = {

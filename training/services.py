@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from models_store.selectors import checkpoint_to_load
-from ncrsh_site.errors import NodeNotFound, TrainingInProgress
+from ncrsh_site.errors import NetworkPartition, NodeNotFound, TrainingInProgress
 from ncrsh_site.events import publish_on_commit
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
 from nodes.services import node_sweep_offline
@@ -61,6 +61,18 @@ class SessionRequest:
     knobs: dict[str, Any] = field(default_factory=dict)
 
 
+POLICY_KNOBS = (
+    "quorum",
+    "min_participants",
+    "deadline_s",
+    "check_loss",
+    "kappa",
+    "epsilon",
+    "voting",
+    "require_operator_approval",
+)
+
+
 def engine_config(*, members: list[str], request: SessionRequest) -> dict[str, Any]:
     """Validate everything the engine will be given, with the engine's own config classes,
     and return it as plain JSON for the session row. Bad values are 400s naming the field."""
@@ -99,7 +111,7 @@ def engine_config(*, members: list[str], request: SessionRequest) -> dict[str, A
         aggregator.check(len(members))
         policy = Policy(
             aggregator=aggregator,
-            **{k: knobs[k] for k in ("quorum", "min_participants", "deadline_s", "check_loss") if k in knobs},
+            **{k: knobs[k] for k in POLICY_KNOBS if k in knobs},
         )
     except (ValueError, AggregatorBoundError) as exc:
         fields["aggregator"] = [str(exc)]
@@ -134,8 +146,12 @@ def _members(requested: list[str] | None) -> list[str]:
     if unknown:
         raise NodeNotFound(f"Unknown nodes: {', '.join(unknown)}.")
     offline = [n for n in requested if known[n].status not in ALIVE_STATUSES]
+    described = ", ".join(f"{n} ({known[n].status})" for n in offline)
+    if len(offline) > len(set(requested)) // 2:
+        # No majority could ever commit a round: the swarm is split, not merely short of a node.
+        raise NetworkPartition(f"A majority of the named nodes is unreachable: {described}.")
     if offline:
-        raise NodeNotFound(f"Nodes not active: {', '.join(f'{n} ({known[n].status})' for n in offline)}.")
+        raise NodeNotFound(f"Nodes not active: {described}.")
     return list(dict.fromkeys(requested))
 
 

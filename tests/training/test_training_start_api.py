@@ -73,18 +73,35 @@ def test_unknown_nodes_are_404_with_1001(staff_client: APIClient, two_nodes: lis
     assert dispatched == []
 
 
-def test_offline_nodes_are_404_with_1001(staff_client: APIClient, dispatched: list) -> None:
+def test_a_minority_of_offline_nodes_is_404_with_1001(
+    staff_client: APIClient, two_nodes: list[str], dispatched: list
+) -> None:
     node = Node.objects.create(status=NodeStatus.OFFLINE)
-    response = _start(staff_client, nodes=[node.id])
+    response = _start(staff_client, nodes=[*two_nodes, node.id])
     assert (response.status_code, response.json()["error"]["code"]) == (404, 1001)
-    assert "offline" in response.json()["error"]["detail"]
+    assert f"{node.id} (offline)" in response.json()["error"]["detail"]
+
+
+def test_a_majority_of_unreachable_nodes_is_503_with_1005(
+    staff_client: APIClient, two_nodes: list[str], dispatched: list
+) -> None:
+    gone = [Node.objects.create(status=status).id for status in (NodeStatus.OFFLINE, NodeStatus.LEFT)]
+    response = _start(staff_client, nodes=[two_nodes[0], *gone])
+    assert response.status_code == 503
+    assert response.json()["error"] == {
+        "code": 1005,
+        "message": "NETWORK_PARTITION",
+        "detail": f"A majority of the named nodes is unreachable: {gone[0]} (offline), {gone[1]} (left).",
+    }
+    assert not TrainingSession.objects.exists()
+    assert dispatched == []
 
 
 def test_a_node_past_its_heartbeat_is_swept_offline_first(
     staff_client: APIClient, settings: Settings, dispatched: list
 ) -> None:
     stale = Node.objects.create(status=NodeStatus.ACTIVE, last_seen=timezone.now() - timedelta(hours=1))
-    assert _start(staff_client, nodes=[stale.id]).status_code == 404
+    assert _start(staff_client, nodes=[stale.id]).status_code == 503  # the one named node is unreachable
     assert Node.objects.get(id=stale.id).status == "offline"
 
 

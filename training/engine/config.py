@@ -183,6 +183,8 @@ class Policy:
     check_loss           run the held-out loss probe (costs one evaluation per proposal)
     voting               False: every proposal is accepted unvalidated (the control of the tests)
     deadline_s           seconds to wait for proposals, and again for votes; late ones are left out
+    require_operator_approval  a proposal also needs an operator's approval (the round waits for
+                         one, within the deadline, where the round has a ledger to vote in)
     aggregator           how accepted updates are combined (see aggregation.py)"""
 
     quorum: float = 2 / 3
@@ -192,6 +194,7 @@ class Policy:
     check_loss: bool = True
     voting: bool = True
     deadline_s: float = 60.0
+    require_operator_approval: bool = False
     aggregator: AggregatorConfig = field(default_factory=AggregatorConfig)
 
     def __post_init__(self) -> None:

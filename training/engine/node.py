@@ -16,12 +16,12 @@ from training.engine.config import ModelConfig, Policy, Strategy, TrainConfig
 from training.engine.data import Batches, Corpus, validation_batches
 from training.engine.exchange import Exchange
 from training.engine.model import GPT, build_model
-from training.engine.rounds import RoundContext, RoundOutcome, run_round
+from training.engine.rounds import Ledger, RoundContext, RoundOutcome, run_round
 from training.engine.strategies import OuterOptimizer
 from training.engine.trainer import Trainer, evaluate
 from training.engine.voting import judge
 
-FAULTS = ("scale", "sign_flip", "nan")
+FAULTS = ("scale", "sign_flip", "nan", "slow")
 
 
 class Reporter(Protocol):
@@ -48,7 +48,8 @@ class NullReporter:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """fault: test-only fault injection of this node's updates: scale (x1000), sign_flip, nan."""
+    """fault: test-only fault injection of this node: its updates scaled (x1000), sign-flipped or
+    NaN, or slow (it proposes half a deadline after the round's deadline: a straggler)."""
 
     node_id: str
     members: tuple[str, ...]
@@ -177,6 +178,7 @@ def train_node(
     device: torch.device | None = None,
     initial_state: Mapping[str, torch.Tensor] | None = None,
     resume: Resume | None = None,
+    ledger: Ledger | None = None,
 ) -> NodeResult:
     device = device or torch.device("cpu")
     reporter = reporter or NullReporter()
@@ -194,7 +196,9 @@ def train_node(
     first_step = resume.step if resume is not None else 0
     trainer = Trainer(model, spec.train, total_steps=total, device=device, start_step=first_step)
     probe = _Probe(model, val[rank % len(val)], device) if spec.policy.check_loss else None
-    ctx = RoundContext(exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop)
+    ctx = RoundContext(
+        exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop, ledger
+    )
     sync = spec.strategy.exchanges_gradients
     outer = None if sync else OuterOptimizer(params_vector(model), spec.strategy)
     if outer is not None and resume is not None and OUTER_MOMENTUM in resume.state:
@@ -208,14 +212,18 @@ def train_node(
             state[OUTER_MOMENTUM] = outer.momentum.detach().cpu().clone()
         return state
 
-    def round_now(step: int, index: int, update: torch.Tensor, base: torch.Tensor, scale: float) -> RoundOutcome:
+    def round_now(
+        step: int, index: int, update: torch.Tensor, base: torch.Tensor, scale: float, loss: float
+    ) -> RoundOutcome:
         base_loss = probe.loss(base) if probe else None
+        if spec.fault == "slow":
+            time.sleep(spec.policy.deadline_s * 1.5)
         outcome = run_round(
             ctx,
             index,
             _inject(update, spec.fault),
             base_hash=base_hash,
-            meta={"step": step, "samples": spec.train.batch_size * (step + 1)},
+            meta={"step": step, "samples": spec.train.batch_size * (step + 1), "loss": loss},
             judge=lambda updates: judge(
                 updates,
                 voter=spec.node_id,
@@ -245,7 +253,7 @@ def train_node(
             compute_s += time.perf_counter() - t0
             t1 = time.perf_counter()
             lr = trainer.optimizer.param_groups[0]["lr"]
-            outcome = round_now(step, rounds, grads, params_vector(model), lr)
+            outcome = round_now(step, rounds, grads, params_vector(model), lr, float(loss))
             exchange_s += time.perf_counter() - t1
             t0 = time.perf_counter()
             if outcome.committed:
@@ -262,7 +270,8 @@ def train_node(
             if (step + 1) % spec.strategy.local_steps == 0 or step == total - 1:
                 assert outer is not None
                 t1 = time.perf_counter()
-                outcome = round_now(step, rounds, outer.params - params_vector(model), outer.params.clone(), 1.0)
+                delta = outer.params - params_vector(model)
+                outcome = round_now(step, rounds, delta, outer.params.clone(), 1.0, float(loss))
                 if outcome.committed:
                     assert outcome.aggregate is not None
                     outer.step(outcome.aggregate)

@@ -8,6 +8,13 @@
    round for every node, whatever each one saw, so the swarm never forks
 5. aggregate the accepted updates (in node order, so every node computes the same bits)
 
+With a ``Ledger`` (the Django side's database), the round is also opened there once the
+proposals are in (operators and nodes may then vote through the API, and under
+``require_operator_approval`` the round waits for them), and the ledger decides: it records the
+first decision, re-tallied under its lock with the votes cast through it, so a vote is counted
+exactly when it came before the decision. The ledger's decision is then mirrored into the
+exchange, where the nodes that wait for a decision find it.
+
 Every way out of a round goes through that one decision. A node that sees fewer than a
 majority of its members (NETWORK_PARTITION) or is asked to stop offers a failed decision; if a
 majority decided first, it adopts theirs. A node whose base differs from the decision's has
@@ -18,8 +25,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
 
 import torch
 
@@ -27,7 +35,7 @@ from training.engine.aggregation import aggregate
 from training.engine.config import Policy
 from training.engine.errors import AggregatorBoundError, EngineError, ModelDivergence
 from training.engine.exchange import CorruptUpdate, Exchange, decode_update, encode_update, on_the_wire
-from training.engine.voting import Decision, Vote, accept_all, failed, tally
+from training.engine.quorum import Decision, Vote, accept_all, failed, tally
 
 Judge = Callable[[dict[str, torch.Tensor]], list[Vote]]
 PARTITION = "NETWORK_PARTITION"
@@ -56,6 +64,22 @@ class RoundOutcome:
         return self.decision.reason.startswith(PARTITION)
 
 
+class Ledger(Protocol):
+    """Where rounds are recorded, voted in and decided besides the exchange (see the module doc)."""
+
+    def opened(
+        self, index: int, proposals: Mapping[str, Mapping[str, Any]], *, base_hash: str, deadline: float
+    ) -> None:
+        """The proposals this node holds (per node: norm, samples, loss); ``deadline``: the Unix
+        time the round stops waiting."""
+
+    def outside_votes(self, index: int) -> list[Vote]:
+        """Votes cast through the ledger so far (operators', and nodes' through the API)."""
+
+    def decide(self, index: int, decide: Callable[[list[Vote]], Decision]) -> Decision:
+        """The recorded decision, else ``decide(outside votes)`` recorded atomically."""
+
+
 @dataclass(frozen=True)
 class RoundContext:
     exchange: Exchange
@@ -66,6 +90,7 @@ class RoundContext:
     wire_dtype: str = "float32"
     # Checked while waiting: a stop request ends the round at once (through the decision).
     should_stop: Callable[[], bool] = lambda: False
+    ledger: Ledger | None = None
 
     def key(self, index: int, *parts: str) -> str:
         return ":".join((self.session, f"r{index}", *parts))
@@ -92,6 +117,7 @@ def run_round(
     updates: dict[str, torch.Tensor] = {ctx.node_id: on_the_wire(update, ctx.wire_dtype)}
     refused: dict[str, str] = {}
     others = {ctx.key(index, "proposal", m): m for m in ctx.members if m != ctx.node_id}
+    metas: dict[str, dict[str, Any]] = {ctx.node_id: dict(meta)}
     for key, blob in exchange.arrivals(list(others), until=started + policy.deadline_s, cancelled=ctx.should_stop):
         fetched[others[key]] = (len(blob), exchange.last_fetch_s)
         try:
@@ -103,19 +129,29 @@ def run_round(
             refused[others[key]] = f"started from {their_meta.get('base_hash')}, not {base_hash}"
             continue
         updates[others[key]] = vector
+        metas[others[key]] = their_meta
     proposers = tuple(sorted([*updates, *refused]))
 
-    def settle(candidate: Decision, votes: list[Vote]) -> RoundOutcome:
-        if not candidate.base_hash:
-            candidate = replace(candidate, base_hash=base_hash)
-        stored = exchange.put_if_absent(ctx.key(index, "decision"), candidate.to_json())
+    def settle(decide: Callable[[list[Vote]], Decision], votes: list[Vote]) -> RoundOutcome:
+        def stamped(outside: list[Vote]) -> Decision:
+            candidate = decide(outside)
+            return candidate if candidate.base_hash else replace(candidate, base_hash=base_hash)
+
+        if ctx.ledger is not None:
+            decided = ctx.ledger.decide(index, stamped).to_json()
+            votes = [*votes, *(v for v in ctx.ledger.outside_votes(index) if v not in votes)]
+        else:
+            decided = stamped([]).to_json()
+        stored = exchange.put_if_absent(ctx.key(index, "decision"), decided)
         outcome = _finish(ctx, index, Decision.from_json(stored), base_hash, updates, votes, proposers, started)
         outcome.sent, outcome.received = exchange.bytes_sent - sent, exchange.bytes_received - received
         outcome.fetched = fetched
         return outcome
 
     def give_up(reason: str) -> RoundOutcome:
-        return settle(failed(round_index=index, proposers=proposers, reason=reason, decided_by=ctx.node_id), [])
+        return settle(
+            lambda _: failed(round_index=index, proposers=proposers, reason=reason, decided_by=ctx.node_id), []
+        )
 
     if ctx.should_stop():
         return give_up("stopped before the decision")
@@ -125,30 +161,52 @@ def run_round(
             [ctx.key(index, "decision")], until=time.monotonic() + policy.deadline_s, cancelled=ctx.should_stop
         )
         if written:
-            return settle(Decision.from_json(next(iter(written.values()))), [])
+            majority = Decision.from_json(next(iter(written.values())))
+            return settle(lambda _: majority, [])
         return give_up(f"{PARTITION}: {len(proposers)} of {len(ctx.members)} members seen")
 
     needed = policy.required(len(ctx.members))
     if not policy.voting:
         return settle(
-            accept_all(round_index=index, proposers=sorted(updates), min_participants=needed, decided_by=ctx.node_id),
+            lambda _: accept_all(
+                round_index=index, proposers=sorted(updates), min_participants=needed, decided_by=ctx.node_id
+            ),
             [],
         )
+    if ctx.ledger is not None:
+        proposals = {node: {**metas.get(node, {}), "norm": float(u.norm())} for node, u in updates.items()}
+        ctx.ledger.opened(index, proposals, base_hash=base_hash, deadline=time.time() + policy.deadline_s)
     mine = judge(updates) + [Vote(ctx.node_id, node, False, reason) for node, reason in refused.items()]
     exchange.put(ctx.key(index, "votes", ctx.node_id), json.dumps([asdict(v) for v in mine]).encode())
-    raw_votes = exchange.wait(
-        [ctx.key(index, "votes", m) for m in proposers],
-        until=time.monotonic() + policy.deadline_s,
-        cancelled=ctx.should_stop,
-    )
+    until = time.monotonic() + policy.deadline_s
+    raw_votes = exchange.wait([ctx.key(index, "votes", m) for m in proposers], until=until, cancelled=ctx.should_stop)
+    if policy.require_operator_approval and ctx.ledger is not None:
+        _await_operators(ctx, index, set(proposers), until)
     if ctx.should_stop():
         return give_up("stopped before the decision")
     votes = [Vote(**v) for blob in raw_votes.values() for v in json.loads(blob)]
-    decision = tally(
-        votes, round_index=index, proposers=proposers, quorum=policy.quorum, min_participants=needed,
-        decided_by=ctx.node_id,
-    )  # fmt: skip
-    return settle(decision, votes)
+    return settle(
+        lambda outside: tally(
+            [*votes, *outside],
+            round_index=index,
+            proposers=proposers,
+            quorum=policy.quorum,
+            min_participants=needed,
+            require_operator_approval=policy.require_operator_approval,
+            decided_by=ctx.node_id,
+        ),
+        votes,
+    )
+
+
+def _await_operators(ctx: RoundContext, index: int, proposers: set[str], until: float, every_s: float = 0.2) -> None:
+    """Until an operator has voted on every proposal, the deadline, or a stop."""
+    assert ctx.ledger is not None
+    while time.monotonic() < until and not ctx.should_stop():
+        voted = {v.proposal for v in ctx.ledger.outside_votes(index) if v.by_operator}
+        if proposers <= voted:
+            return
+        time.sleep(every_s)
 
 
 def _finish(

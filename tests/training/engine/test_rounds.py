@@ -2,13 +2,16 @@
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import pytest
 import torch
 
 from training.engine.config import Policy
 from training.engine.errors import ModelDivergence
 from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
+from training.engine.quorum import Decision, Vote
 from training.engine.rounds import RoundContext, RoundOutcome, run_round
 from training.engine.voting import judge
 
@@ -124,3 +127,79 @@ def test_a_proposal_from_another_base_model_is_refused() -> None:
     assert results["n0"].decision.accepted == ("n0", "n1")
     assert results["n1"].decision == results["n0"].decision
     assert "n2" in errors  # the diverged node learns it, instead of merging
+
+
+class MemoryLedger:
+    """The Ledger protocol in memory (the database one is tested in tests/consensus)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.opened_with: dict[int, dict] = {}
+        self.votes: list[Vote] = []
+        self.decisions: dict[int, Decision] = {}
+
+    def opened(
+        self, index: int, proposals: Mapping[str, Mapping[str, Any]], *, base_hash: str, deadline: float
+    ) -> None:
+        with self.lock:
+            self.opened_with.setdefault(index, {"proposals": dict(proposals), "deadline": deadline})
+
+    def outside_votes(self, index: int) -> list[Vote]:
+        with self.lock:
+            return list(self.votes)
+
+    def decide(self, index: int, decide: Callable[[list[Vote]], Decision]) -> Decision:
+        with self.lock:
+            if index not in self.decisions:
+                self.decisions[index] = decide(list(self.votes))
+            return self.decisions[index]
+
+
+def _with_ledger(
+    ledger: MemoryLedger, policy: Policy, operator: Callable[[], None] | None = None
+) -> dict[str, RoundOutcome]:
+    store, outcomes = MemoryStore(), {}
+
+    def node(name: str) -> None:
+        ctx = RoundContext(InMemoryExchange(store), "s", name, MEMBERS, policy, ledger=ledger)
+        update = torch.full((8,), 1.0)
+        outcomes[name] = run_round(ctx, 0, update, base_hash="sha256:same", meta={"loss": 2.0}, judge=_judge(name))
+
+    threads = [threading.Thread(target=node, args=(name,)) for name in MEMBERS]
+    if operator is not None:
+        threads.append(threading.Thread(target=operator))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_a_round_with_a_ledger_is_opened_there_and_decided_once_for_all() -> None:
+    ledger = MemoryLedger()
+    outcomes = _with_ledger(ledger, Policy(deadline_s=2.0))
+    assert set(ledger.opened_with[0]["proposals"]) == set(MEMBERS)
+    assert ledger.opened_with[0]["proposals"]["n1"]["loss"] == 2.0
+    assert ledger.opened_with[0]["proposals"]["n1"]["norm"] == pytest.approx(8**0.5)
+    assert all(o.decision == ledger.decisions[0] for o in outcomes.values())
+    assert ledger.decisions[0].accepted == MEMBERS
+
+
+def test_under_required_approval_the_round_waits_for_the_operator_and_follows_their_votes() -> None:
+    ledger = MemoryLedger()
+
+    def operator() -> None:
+        time.sleep(0.5)  # the nodes have voted by now and wait for a human
+        with ledger.lock:
+            ledger.votes += [Vote("operator:ann", "n0", True), Vote("operator:ann", "n1", True)]
+            ledger.votes.append(Vote("operator:ann", "n2", False, "not this one"))
+
+    outcomes = _with_ledger(ledger, Policy(deadline_s=5.0, require_operator_approval=True), operator)
+    assert ledger.decisions[0].accepted == ("n0", "n1")
+    assert all(o.committed and o.decision.rejected == ("n2",) for o in outcomes.values())
+    assert any(v.voter == "operator:ann" for v in outcomes["n0"].votes)
+
+
+def test_under_required_approval_without_an_operator_nothing_is_merged() -> None:
+    outcomes = _with_ledger(MemoryLedger(), Policy(deadline_s=0.5, require_operator_approval=True))
+    assert all(not o.committed and o.decision.reason.startswith("CONSENSUS_FAILED") for o in outcomes.values())

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from training.engine.config import Policy
-from training.engine.voting import Decision, Vote, judge, tally
+from training.engine.quorum import Decision, Vote, tally
+from training.engine.voting import judge
 
 
 def test_judge_rejects_non_finite_and_oversized_updates() -> None:
@@ -65,3 +66,16 @@ def test_policy_defaults_to_a_majority() -> None:
     assert [Policy().required(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
     with pytest.raises(ValueError, match="quorum"):
         Policy(quorum=0.3)
+
+
+def test_an_operators_rejection_vetoes_what_the_nodes_approved() -> None:
+    votes = [*_votes({"a": [True, True, True], "b": [True, True, True]}), Vote("operator:ann", "b", False, "odd")]
+    decision = tally(votes, round_index=0, proposers=["a", "b"], quorum=2 / 3, min_participants=1)
+    assert (decision.accepted, decision.rejected) == (("a",), ("b",))
+
+
+def test_under_required_approval_a_proposal_needs_an_operators_yes() -> None:
+    votes = [*_votes({"a": [True, True], "b": [True, True]}), Vote("operator:ann", "a", True)]
+    kwargs: dict = {"round_index": 0, "proposers": ["a", "b"], "quorum": 2 / 3, "min_participants": 1}
+    assert tally(votes, require_operator_approval=True, **kwargs).accepted == ("a",)
+    assert tally(votes, **kwargs).accepted == ("a", "b")
