@@ -53,6 +53,8 @@ def round_open(
     """The round's proposals are in (per node: norm, samples, local loss): it is open for votes
     until decided. Every node opens it; the first one's figures stand."""
     round_ = _round(session_id=session_id, index=index, members=members, base_hash=base_hash, deadline=deadline)
+    if round_.status != RoundStatus.OPEN:  # a straggler's view of a round decided without it
+        return round_
     for node_id, meta in proposals.items():
         Proposal.objects.get_or_create(
             round=round_,
@@ -157,8 +159,9 @@ def ledger_record(
     row, later reports add only the votes not yet there (one per voter and proposal). A round
     decided outside the ledger gets its decision here."""
     round_ = _round(session_id=session_id, index=index, members=members, base_hash=base_hash)
-    for node_id in proposers:
-        Proposal.objects.get_or_create(round=round_, node_id=node_id)
+    if round_.status == RoundStatus.OPEN:  # decided outside the ledger: its proposals are this view's
+        for node_id in proposers:
+            Proposal.objects.get_or_create(round=round_, node_id=node_id)
     proposals = {p.node_id: p for p in round_.proposals.all()}
     for vote in votes:
         proposal = proposals.get(vote["proposal"])
