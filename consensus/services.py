@@ -158,12 +158,15 @@ def ledger_record(
     """Record one node's view of a finished round. Idempotent: the first report creates each
     row, later reports add only the votes not yet there (one per voter and proposal). A round
     decided outside the ledger gets its decision here."""
-    round_ = _round(session_id=session_id, index=index, members=members, base_hash=base_hash)
+    opened = _round(session_id=session_id, index=index, members=members, base_hash=base_hash)
+    # Every node reports the same round at about the same time: one at a time, or two inserting
+    # the same votes in different orders deadlock on the unique index.
+    round_ = Round.objects.select_for_update().get(id=opened.id)
     if round_.status == RoundStatus.OPEN:  # decided outside the ledger: its proposals are this view's
         for node_id in proposers:
             Proposal.objects.get_or_create(round=round_, node_id=node_id)
     proposals = {p.node_id: p for p in round_.proposals.all()}
-    for vote in votes:
+    for vote in sorted(votes, key=lambda v: (v["proposal"], v["voter"])):
         proposal = proposals.get(vote["proposal"])
         if proposal is None:
             continue
