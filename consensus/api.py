@@ -61,6 +61,7 @@ class DecisionSerializer(serializers.Serializer):
     )
     aggregator = serializers.JSONField()
     model_hash = serializers.CharField()
+    checkpoint = serializers.CharField(allow_null=True, help_text="a saved checkpoint of the resulting model")
     reason = serializers.CharField()
     decided_by = serializers.CharField()
     decided_at = serializers.DateTimeField()

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from rest_framework import exceptions
 
 from consensus.models import Decision, Proposal, Round
+from models_store.models import Checkpoint
 from training.engine.quorum import OPERATOR
 
 
@@ -39,6 +40,10 @@ def decision_summary(decision: Decision) -> dict[str, Any]:
         "missing": sorted(set(round_.members) - {p.node_id for p in round_.proposals.all()}),
         "aggregator": decision.aggregator,
         "model_hash": decision.model_hash,
+        # The checkpoint holding the round's resulting model, where one was saved.
+        "checkpoint": Checkpoint.objects.filter(model_hash=decision.model_hash).values_list("id", flat=True).first()
+        if decision.committed and decision.model_hash
+        else None,
         "reason": decision.reason,
         "decided_by": decision.decided_by,
         "decided_at": decision.created_at,

@@ -230,6 +230,9 @@ class Decision:
     votes: dict[str, dict[str, int]] = field(default_factory=dict)
     reasons: dict[str, list[str]] = field(default_factory=dict)
     model_hash: str = ""
+    checkpoint: str | None = None
+    missing: list[str] = field(default_factory=list)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
     decided_by: str = ""
     decided_at: datetime | None = None

@@ -180,7 +180,14 @@ def test_network_topology_metrics_and_discovery(server: LiveServer, token: str) 
 
 def test_consensus_status_and_history(server: LiveServer, token: str) -> None:
     async def use(client: swarm.SwarmClient) -> tuple[swarm.ConsensusStatus, swarm.History]:
-        return await client.consensus.status(), await client.consensus.history(limit=5)
+        status, history = await client.consensus.status(), await client.consensus.history(limit=5)
+        decided = history.decisions[0]
+        with pytest.raises(swarm.Conflict) as closed:
+            await client.consensus.vote(round_id=decided.round_id, node_id=decided.accepted[0], approve=False)
+        assert (closed.value.code, closed.value.message) == (409, "ROUND_CLOSED")
+        with pytest.raises(swarm.NotFound):
+            await client.consensus.vote(proposal_id="proposal_nope", approve=True)
+        return status, history
 
     status, history = with_client(server, token, use)
     assert status.members
@@ -188,6 +195,9 @@ def test_consensus_status_and_history(server: LiveServer, token: str) -> None:
     assert history.total >= 1
     assert len(history.decisions) <= 5
     assert all(isinstance(d, swarm.Decision) and d.round_id.startswith("round_") for d in history.decisions)
+    assert all(p["proposal_id"].startswith("proposal_") for d in history.decisions for p in d.proposals)
+    # The last round's model is the session's final model, saved as a checkpoint.
+    assert history.decisions[0].checkpoint is not None
 
 
 def test_anonymous_calls_past_the_limit_raise_rate_limited(server: LiveServer) -> None:
