@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from rest_framework import exceptions, status
 
 from consensus.models import Decision, Proposal, ProposalOutcome, Round, RoundStatus, Vote
+from ncrsh_site.api import finite
 from ncrsh_site.events import publish_on_commit
 
 
@@ -59,7 +60,11 @@ def round_open(
         Proposal.objects.get_or_create(
             round=round_,
             node_id=node_id,
-            defaults={"norm": meta.get("norm"), "samples": meta.get("samples"), "loss": meta.get("loss")},
+            defaults={
+                "norm": finite(meta.get("norm")),
+                "samples": meta.get("samples"),
+                "loss": finite(meta.get("loss")),
+            },
         )
     return round_
 

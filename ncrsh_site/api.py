@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -72,3 +73,9 @@ def error_responses(*statuses: int, anonymous: bool = False) -> dict[int, OpenAp
     """Schema entries for an operation's errors; 401 and 429 come with every authenticated one."""
     codes = {*statuses, 429} if anonymous else {*statuses, 401, 429}
     return {code: OpenApiResponse(_ERROR, description=_DESCRIPTIONS[code]) for code in sorted(codes)}
+
+
+def finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity (and PostgreSQL's jsonb refuses them): such a figure — a
+    diverged loss, the norm of a NaN update — is stored and shown as null."""
+    return value if value is not None and math.isfinite(value) else None

@@ -20,6 +20,7 @@ from django.db import close_old_connections, transaction
 
 from consensus.services import ledger_record, round_decide, round_open, round_votes
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
+from ncrsh_site.api import finite
 from ncrsh_site.events import publish
 from nodes.models import Node
 from nodes.services import network_record
@@ -86,8 +87,8 @@ class DatabaseReporter:
             step=step,
             epoch=int(metrics["epoch"]),
             batch_progress=metrics["batch_progress"],
-            loss=metrics["loss"],
-            accuracy=metrics["accuracy"],
+            loss=finite(metrics["loss"]),
+            accuracy=finite(metrics["accuracy"]),
             tokens_per_s=metrics["tokens_per_s"],
             round=int(metrics["round"]),
         )
@@ -217,7 +218,7 @@ def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult
             round_index=last_round,
             step=result.steps,
             model_hash=result.model_hash,
-            metrics={"val_loss": result.val_loss, "val_accuracy": result.val_accuracy},
+            metrics={"val_loss": finite(result.val_loss), "val_accuracy": finite(result.val_accuracy)},
             model_config=session.config["model_config"],
         )
         path.unlink(missing_ok=True)
@@ -256,8 +257,8 @@ def execute_run(session_id: str, node_id: str) -> None:
         )
         _final_checkpoint(session, run, result)
         metrics = {
-            "val_loss": result.val_loss,
-            "val_accuracy": result.val_accuracy,
+            "val_loss": finite(result.val_loss),
+            "val_accuracy": finite(result.val_accuracy),
             "model_hash": result.model_hash,
             "steps": result.steps,
             "rounds": len(result.rounds),

@@ -283,8 +283,8 @@ def session_summary(runs: list[NodeRun]) -> dict[str, Any]:
     compute = sum(m.get("compute_seconds", 0.0) for m in finished)
     exchange = sum(m.get("exchange_seconds", 0.0) for m in finished)
     return {
-        "val_loss": min(m["val_loss"] for m in finished if "val_loss" in m),
-        "val_accuracy": max(m.get("val_accuracy", 0.0) for m in finished),
+        "val_loss": min((m["val_loss"] for m in finished if m.get("val_loss") is not None), default=None),
+        "val_accuracy": max((m["val_accuracy"] for m in finished if m.get("val_accuracy") is not None), default=None),
         "model_hashes": sorted({m.get("model_hash", "") for m in finished}),
         "steps": max(m.get("steps", 0) for m in finished),
         "rounds": max(m.get("rounds", 0) for m in finished),

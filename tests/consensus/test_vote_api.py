@@ -174,3 +174,19 @@ def test_status_shows_the_open_round_with_its_proposals_and_votes(
     assert (proposals["node_b"]["norm"], proposals["node_b"]["samples"], proposals["node_b"]["loss"]) == (1.5, 64, 2.5)
     decide(session)
     assert staff_client.get("/api/v1/consensus/status").json()["phase"] == "training"
+
+
+def test_a_nan_proposal_is_shown_with_a_null_norm_not_a_server_error(
+    session: TrainingSession, staff_client: APIClient
+) -> None:
+    round_open(
+        session_id=session.id, index=0, members=MEMBERS, base_hash="sha256:base",
+        deadline=datetime.now(UTC) + timedelta(seconds=30),
+        proposals={"node_a": {"norm": float("nan"), "loss": float("inf"), "samples": 8}},
+    )  # fmt: skip
+    decide(session)
+    for path in ("/api/v1/consensus/status", "/api/v1/consensus/history"):
+        response = staff_client.get(path)
+        assert response.status_code == 200, path
+    proposal = staff_client.get("/api/v1/consensus/history").json()["decisions"][0]["proposals"][0]
+    assert (proposal["norm"], proposal["loss"], proposal["samples"]) == (None, None, 8)
