@@ -5,13 +5,13 @@ from consensus.models import Decision, Proposal, Round, Vote
 
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
-    list_display = ("session", "index", "status", "created_at")
+    list_display = ("session", "index", "status", "deadline", "created_at")
     list_filter = ("status",)
 
 
 @admin.register(Proposal)
 class ProposalAdmin(admin.ModelAdmin):
-    list_display = ("round", "node_id", "outcome")
+    list_display = ("round", "node_id", "outcome", "norm", "samples", "loss")
     list_filter = ("outcome",)
 
 

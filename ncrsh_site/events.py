@@ -42,7 +42,7 @@ EVENT_TYPES = (
     "consensus_decision",
     "model_update",
 )
-HANDOVER_TIMEOUT_S = 5.0
+HANDOVER_TIMEOUT_S = 2.0  # a training loop waits at most this long on a broken channel layer
 
 _lock = threading.Lock()
 _bound: asyncio.AbstractEventLoop | None = None

@@ -80,7 +80,8 @@ def test_admin_browsable_api_and_docs_work_with_a_session_login(make_run: tuple[
         )
         assert response.status_code == 200
         assert "Swarm nodes" in response.text
-        assert browser.get("/admin/nodes/node/").status_code == 200
+        for page in ("nodes/node", "consensus/round", "consensus/proposal", "consensus/vote", "consensus/decision"):
+            assert browser.get(f"/admin/{page}/").status_code == 200, page
         api_page = browser.get("/api/v1/nodes", headers={"Accept": "text/html"})
         assert api_page.status_code == 200
         assert "Node Collection" in api_page.text
