@@ -133,3 +133,17 @@ def test_an_expired_saved_token_is_refreshed(ncrsh: Ncrsh, credentials: Path) ->
     renewed = json.loads(credentials.read_text())
     assert renewed["access"] not in ("expired", saved["access"])
     assert renewed["refresh"] != saved["refresh"]  # rotated
+
+
+def test_train_stop_watch_waits_until_every_node_stopped(ncrsh: Ncrsh) -> None:
+    started = ncrsh("train", "start", "--dataset", "builtin:pystdlib", "--max-steps", "100000", *QUICK, "--json")
+    assert started.returncode == 0, started.stderr
+    session_id = json.loads(started.stdout)["session_id"]
+    busy = ncrsh("train", "start", "--dataset", "builtin:pystdlib", *QUICK)
+    assert busy.returncode == 1
+    assert busy.stderr.startswith("ncrsh: error 1002 TRAINING_IN_PROGRESS")
+    stopped = ncrsh("train", "stop", "--watch")
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.splitlines()[0] == f"{session_id}: stopping; every node stops after its current step"
+    assert stopped.stdout.splitlines()[-1].startswith(f"{session_id} stopped: val loss ")
+    assert json.loads(ncrsh("train", "status", "--json").stdout)["status"] == "stopped"
