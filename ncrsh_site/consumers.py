@@ -97,5 +97,5 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if message["event_type"] in self.types:
             await self.send(text_data=message["text"])
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """The feed is one-way; what a client sends is ignored."""
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        """The feed is one-way: what a client sends (JSON or not) is ignored, not decoded."""

@@ -60,6 +60,18 @@ def test_a_client_with_a_token_in_the_query_receives_events_in_the_wire_format(s
     run(scenario)
 
 
+def test_what_a_client_sends_is_ignored_and_the_feed_goes_on(staff: User) -> None:
+    async def scenario() -> None:
+        ws = await connected(f"/api/v1/ws?token={access(staff)}")
+        await ws.send_to(text_data="not json {")
+        await ws.send_to(bytes_data=b"\x00\x01")
+        await publish("node_left", {"node_id": "node_abc"})
+        assert (await ws.receive_json_from(timeout=5))["type"] == "node_left"
+        await ws.disconnect()
+
+    run(scenario)
+
+
 def test_a_bearer_header_authenticates(staff: User) -> None:
     async def scenario() -> None:
         ws = await connected("/api/v1/ws", headers=[(b"authorization", f"Bearer {access(staff)}".encode())])
