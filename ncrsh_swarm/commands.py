@@ -135,6 +135,8 @@ async def train_start(client: SwarmClient, args: argparse.Namespace) -> int:
         "max_steps": args.max_steps,
         "local_steps": args.local_steps,
         "log_every": args.log_every,
+        "deadline_s": args.deadline,
+        "require_operator_approval": args.require_operator_approval or None,
         "model_config": {"preset": args.preset} if args.preset else None,
     }
     started = await client.training.start(
@@ -211,6 +213,36 @@ async def models_download(client: SwarmClient, args: argparse.Namespace) -> int:
 
 
 # --- consensus and network ----------------------------------------------------------------------
+async def consensus_status(client: SwarmClient, args: argparse.Namespace) -> int:
+    status = await client.consensus.status()
+    if args.json:
+        as_json(status.raw)
+        return 0
+    rules = f"quorum {status.quorum:.2f}, {status.min_participants} needed"
+    if status.require_operator_approval:
+        rules += ", operator approval required"
+    print(f"{status.session_id} ({status.session_status}): round {status.round}, {status.phase}; {rules}")
+    proposals = status.proposals
+    if proposals:
+        table(["proposal", "node", "outcome", "norm", "loss", "approve", "reject"], [
+            [p["proposal_id"], p["node_id"], p["outcome"], p["norm"], p["loss"], p["votes"]["approve"],
+             p["votes"]["reject"]]
+            for p in proposals
+        ])  # fmt: skip
+    return 0
+
+
+async def consensus_vote(client: SwarmClient, args: argparse.Namespace) -> int:
+    cast = await client.consensus.vote(proposal_id=args.proposal_id, approve=args.approve, reason=args.reason)
+    if args.json:
+        as_json(cast)
+    else:
+        vote = cast["vote"]
+        verb = "approves" if vote["approve"] else "rejects"
+        print(f"{vote['voter']} {verb} {vote['proposal_id']} in {cast['round_id']}")
+    return 0
+
+
 async def consensus_history(client: SwarmClient, args: argparse.Namespace) -> int:
     history = await client.consensus.history(session_id=args.session, limit=args.limit)
     if args.json:
@@ -282,6 +314,10 @@ def add_client_commands(commands: Any) -> None:
     start.add_argument("--max-steps", type=int)
     start.add_argument("--local-steps", type=int, help="inner steps between rounds (H)")
     start.add_argument("--log-every", type=int, help="steps between progress reports")
+    start.add_argument("--deadline", type=float, help="seconds a round waits for proposals, and again for votes")
+    start.add_argument(
+        "--require-operator-approval", action="store_true", help="each proposal needs an operator's vote"
+    )
     start.add_argument("--watch", action="store_true", help="follow it with a live progress bar until it ends")
     command(train, "status", train_status, "the running (or last) session")
     command(train, "stop", train_stop, "stop the running session (staff)").add_argument(
@@ -298,6 +334,13 @@ def add_client_commands(commands: Any) -> None:
     history = command(consensus, "history", consensus_history, "decisions, newest first")
     history.add_argument("--session", help="one session's decisions")
     history.add_argument("--limit", type=int, default=20)
+    command(consensus, "status", consensus_status, "the current round, its proposals and votes so far")
+    vote = command(consensus, "vote", consensus_vote, "vote on a proposal of the open round (staff or a node)")
+    vote.add_argument("proposal_id", help="as `consensus status` lists it")
+    choice = vote.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--approve", dest="approve", action="store_true")
+    choice.add_argument("--reject", dest="approve", action="store_false")
+    vote.add_argument("--reason", default="")
 
     network = group("network", "the swarm's network")
     command(network, "topology", network_topology, "nodes and exchange edges").add_argument("--session")

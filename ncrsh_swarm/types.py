@@ -268,9 +268,15 @@ class ConsensusStatus:
     partition: bool
     last_decision: Decision | None = None
     aggregator: dict[str, Any] = field(default_factory=dict)
+    round_id: str | None = None
+    deadline: datetime | None = None
+    proposals: list[dict[str, Any]] = field(default_factory=list)  # the latest round's, with votes so far
+    require_operator_approval: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ConsensusStatus:
         last = data.get("last_decision")
-        return _known(cls, data, last_decision=Decision.from_json(last) if last else None)
+        return _known(
+            cls, data, last_decision=Decision.from_json(last) if last else None, deadline=_when(data.get("deadline"))
+        )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import ADMIN_PASSWORD, ADMIN_USERNAME, NCRSH, LiveServer
+from tests.support.live import ADMIN_PASSWORD, ADMIN_USERNAME, NCRSH, LiveServer, poll
 
 pytestmark = pytest.mark.live
 Ncrsh = Callable[..., subprocess.CompletedProcess[str]]
@@ -147,3 +147,37 @@ def test_train_stop_watch_waits_until_every_node_stopped(ncrsh: Ncrsh) -> None:
     assert stopped.stdout.splitlines()[0] == f"{session_id}: stopping; every node stops after its current step"
     assert stopped.stdout.splitlines()[-1].startswith(f"{session_id} stopped: val loss ")
     assert json.loads(ncrsh("train", "status", "--json").stdout)["status"] == "stopped"
+
+
+def test_an_operator_approves_the_proposals_of_a_round_from_the_terminal(ncrsh: Ncrsh) -> None:
+    started = ncrsh(
+        "train", "start", "--dataset", "builtin:pystdlib", "--max-steps", "5", *QUICK, "--local-steps", "5",
+        "--deadline", "60", "--require-operator-approval", "--json",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    session_id = json.loads(started.stdout)["session_id"]
+    status = poll(
+        lambda: json.loads(ncrsh("consensus", "status", "--json").stdout),
+        lambda s: s["session_id"] == session_id and s["phase"] == "voting" and len(s["proposals"]) == 2,
+        timeout=120,
+        what="the round to wait for the operator",
+    )
+    table = ncrsh("consensus", "status").stdout
+    assert "voting; quorum 0.67, 2 needed, operator approval required" in table
+    for proposal in status["proposals"]:
+        voted = ncrsh("consensus", "vote", proposal["proposal_id"], "--approve", "--reason", "looks fine")
+        assert voted.returncode == 0, voted.stderr
+        assert voted.stdout.strip() == f"operator:admin approves {proposal['proposal_id']} in {status['round_id']}"
+    again = ncrsh("consensus", "vote", status["proposals"][0]["proposal_id"], "--reject")
+    assert again.returncode == 1
+    assert "error 409" in again.stderr
+    done = poll(
+        lambda: json.loads(ncrsh("train", "status", "--json").stdout),
+        lambda s: s["status"] != "running",
+        timeout=120,
+        what="the session to end",
+    )
+    assert done["status"] == "completed"
+    history = json.loads(ncrsh("consensus", "history", "--session", session_id, "--json").stdout)
+    assert history[0]["committed"] is True
+    assert len(history[0]["accepted"]) == 2
