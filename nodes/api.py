@@ -82,7 +82,9 @@ class NodeDetailOutputSerializer(NodeOutputSerializer):
     updated_at = serializers.DateTimeField()
 
 
-_STATUS_LIST = rf"^(({'|'.join(NodeStatus.values)})(,({'|'.join(NodeStatus.values)}))*)?$"
+# Non-empty: the empty value is allow_blank's (spelled in the schema as its own oneOf branch,
+# which must not also match "").
+_STATUS_LIST = rf"^({'|'.join(NodeStatus.values)})(,({'|'.join(NodeStatus.values)}))*$"
 
 
 class NodeListQuerySerializer(serializers.Serializer):
