@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from ncrsh_swarm.errors import ConnectionFailed, RateLimited, SwarmError, error_for
+from ncrsh_swarm.errors import ConnectionFailed, RateLimited, error_for
 from ncrsh_swarm.resources import Consensus, Models, Network, Nodes, Training
 
 DEFAULT_URL = "http://localhost:8080"
@@ -138,6 +138,3 @@ async def refresh(base_url: str, refresh_token: str, *, timeout: float = 30.0) -
     async with SwarmClient(base_url, timeout=timeout) as client:
         body = await client.request("POST", "auth/refresh", json={"refresh": refresh_token})
     return Tokens(body["access"], body["refresh"], int(body["expires_in"]), body.get("token_type", "Bearer"))
-
-
-__all__ = ["DEFAULT_URL", "SwarmClient", "SwarmError", "Tokens", "login", "refresh"]

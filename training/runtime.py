@@ -148,12 +148,10 @@ class DatabaseLedger:
         self.session = session
         self.members = list(session.config["members"])
         self.aggregator = dict(session.config["policy"]["aggregator"])
-        self.base_hashes: dict[int, str] = {}
 
     def opened(
         self, index: int, proposals: Mapping[str, Mapping[str, Any]], *, base_hash: str, deadline: float
     ) -> None:
-        self.base_hashes[index] = base_hash
         round_open(
             session_id=self.session.id,
             index=index,
@@ -166,7 +164,7 @@ class DatabaseLedger:
     def outside_votes(self, index: int) -> list[Vote]:
         return [Vote(**vote) for vote in round_votes(session_id=self.session.id, index=index)]
 
-    def decide(self, index: int, decide: Callable[[list[Vote]], Decision]) -> Decision:
+    def decide(self, index: int, decide: Callable[[list[Vote]], Decision], *, base_hash: str) -> Decision:
         def engine_decide(votes: list[dict[str, Any]]) -> dict[str, Any]:
             return dataclasses.asdict(decide([Vote(**vote) for vote in votes]))
 
@@ -174,7 +172,7 @@ class DatabaseLedger:
             session_id=self.session.id,
             index=index,
             members=self.members,
-            base_hash=self.base_hashes.get(index, ""),
+            base_hash=base_hash,
             aggregator=self.aggregator,
             decide=engine_decide,
         )

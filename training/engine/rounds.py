@@ -76,7 +76,7 @@ class Ledger(Protocol):
     def outside_votes(self, index: int) -> list[Vote]:
         """Votes cast through the ledger so far (operators', and nodes' through the API)."""
 
-    def decide(self, index: int, decide: Callable[[list[Vote]], Decision]) -> Decision:
+    def decide(self, index: int, decide: Callable[[list[Vote]], Decision], *, base_hash: str) -> Decision:
         """The recorded decision, else ``decide(outside votes)`` recorded atomically."""
 
 
@@ -138,7 +138,7 @@ def run_round(
             return candidate if candidate.base_hash else replace(candidate, base_hash=base_hash)
 
         if ctx.ledger is not None:
-            decided = ctx.ledger.decide(index, stamped).to_json()
+            decided = ctx.ledger.decide(index, stamped, base_hash=base_hash).to_json()
             votes = [*votes, *(v for v in ctx.ledger.outside_votes(index) if v not in votes)]
         else:
             decided = stamped([]).to_json()

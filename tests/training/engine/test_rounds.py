@@ -148,7 +148,7 @@ class MemoryLedger:
         with self.lock:
             return list(self.votes)
 
-    def decide(self, index: int, decide: Callable[[list[Vote]], Decision]) -> Decision:
+    def decide(self, index: int, decide: Callable[[list[Vote]], Decision], *, base_hash: str) -> Decision:
         with self.lock:
             if index not in self.decisions:
                 self.decisions[index] = decide(list(self.votes))
