@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.live import LiveServer, fresh_database, live_server, poll, server_env, worker_process
+from tests.support.live import LiveServer, fresh_database, live_server, poll, server_env, stop, worker_process
 from tests.support.services import postgres_url, redis_url
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -31,9 +31,7 @@ class Fleet:
 
     def stop(self, node_id: str) -> None:
         """A clean shutdown: the worker leaves the swarm."""
-        worker = self.workers.pop(node_id)
-        worker.terminate()
-        worker.wait(timeout=60)
+        stop(self.workers.pop(node_id), grace=60)
 
     def answering(self, node_ids: list[str]) -> None:
         """Wait until these workers answer the control channel (Celery is up in each)."""

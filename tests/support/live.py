@@ -45,6 +45,18 @@ def serving(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
         return False
 
 
+def stop(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL if it is still there after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -112,13 +124,7 @@ def worker_process(env: Mapping[str, str], node_id: str) -> Iterator[subprocess.
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, grace=30)
 
 
 @contextmanager
@@ -137,9 +143,4 @@ def live_server(env: Mapping[str, str], *, timeout: float = 90.0) -> Iterator[Li
         poll(lambda: serving(server.url, process, log), bool, timeout=timeout, what="the server", every=0.2)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=10)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from typing import NoReturn
 
 import pytest
 import redis
@@ -10,7 +13,7 @@ import redis
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def missing(what: str) -> None:
+def missing(what: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{what} is required in CI but is not available", pytrace=False)
     pytest.skip(f"{what} not available")
@@ -41,3 +44,12 @@ def postgres_url() -> str:
     except psycopg.Error:
         missing(f"PostgreSQL at {url}")
     return url
+
+
+def promtool_check(exposition: bytes) -> str:
+    """``promtool check metrics`` on a /metrics body: its complaints, "" when it passes."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        missing("promtool (Debian package prometheus)")
+    checked = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, check=False)
+    return "" if checked.returncode == 0 else (checked.stdout + checked.stderr).decode() or f"exit {checked.returncode}"
