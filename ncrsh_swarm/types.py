@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -101,7 +101,7 @@ class TrainingStatus:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrainingStatus:
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
         progress = data.get("progress") or {}
         nodes = [_known(NodeProgress, n) for n in data.get("nodes", [])]
         return _known(cls, {**progress, **data}, nodes=nodes)
@@ -120,9 +120,7 @@ class Progress(TrainingStatus):
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Progress:
-        status = TrainingStatus.from_json(event["data"])
-        values = {f.name: getattr(status, f.name) for f in dataclasses.fields(TrainingStatus)}
-        return cls(**values, node_id=event["data"].get("node_id"), timestamp=_when(event.get("timestamp")))
+        return dataclasses.replace(cls.from_json(event["data"]), timestamp=_when(event.get("timestamp")))
 
 
 @dataclass(frozen=True)
