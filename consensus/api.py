@@ -119,7 +119,7 @@ class ConsensusStatusApi(SwarmApi):
         policy = session.config.get("policy", {})
         latest = selectors.round_latest(session_id=session.id)
         alive = Node.objects.filter(id__in=members, status__in=ALIVE_STATUSES).count()
-        last = getattr(latest, "decision", None) if latest else None
+        last = selectors.decision_history(session_id=session.id).filter(round=latest).first() if latest else None
         voting = latest is not None and latest.status == RoundStatus.OPEN and session.status == "running"
         body = {
             "session_id": session.id,
