@@ -17,11 +17,11 @@ import time
 import torch
 
 from bench._common import SHARED_DATA, print_table, write_results
-from training.engine.config import Policy, TrainConfig, make_strategy, tiny
-from training.engine.data import Corpus
-from training.engine.datasets import load_bytes
-from training.engine.local import run_local_swarm
-from training.engine.node import NodeSpec
+from engine.config import Policy, TrainConfig, make_strategy, tiny
+from engine.data import Corpus
+from engine.datasets import load_bytes
+from engine.local import run_local_swarm
+from engine.node import NodeSpec
 
 
 def main() -> None:

@@ -21,11 +21,11 @@ import redis
 import torch
 
 from bench._common import print_table, write_results
-from training.engine.config import Policy, default
-from training.engine.exchange import RedisExchange, encode_update
-from training.engine.model import build_model
-from training.engine.rounds import RoundContext, run_round
-from training.engine.voting import judge
+from engine.config import Policy, default
+from engine.exchange import RedisExchange, encode_update
+from engine.model import build_model
+from engine.rounds import RoundContext, run_round
+from engine.voting import judge
 
 NODES = tuple(f"node_{i}" for i in range(4))
 

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from bench._common import print_table, write_results
-from training.engine.config import PRESETS, TrainConfig
-from training.engine.model import GPT, build_model
-from training.engine.trainer import Trainer
+from engine.config import PRESETS, TrainConfig
+from engine.model import GPT, build_model
+from engine.trainer import Trainer
 
 
 def plain_loop(model: GPT, config: TrainConfig, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], None]:

@@ -10,11 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consensus import selectors, services
-from consensus.models import RoundStatus
+from engine.quorum import OPERATOR
 from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
-from nodes.models import ALIVE_STATUSES, Node
-from training.engine.quorum import OPERATOR
-from training.selectors import session_current
+from nodes.models import Node
 
 
 class HistoryQuerySerializer(serializers.Serializer):
@@ -109,36 +107,6 @@ class ConsensusHistoryApi(SwarmApi):
         page = [selectors.decision_summary(d) for d in decisions[offset : offset + limit]]
         body = {"decisions": page, "total": decisions.count(), "limit": limit, "offset": offset}
         return Response(HistorySerializer(body).data)
-
-
-class ConsensusStatusApi(SwarmApi):
-    @extend_schema(operation_id="consensus_status", responses={200: ConsensusStatusSerializer, **error_responses(404)})
-    def get(self, request: Request) -> Response:
-        session = session_current()
-        members = session.config.get("members", [])
-        policy = session.config.get("policy", {})
-        latest = selectors.round_latest(session_id=session.id)
-        alive = Node.objects.filter(id__in=members, status__in=ALIVE_STATUSES).count()
-        last = selectors.decision_history(session_id=session.id).filter(round=latest).first() if latest else None
-        voting = latest is not None and latest.status == RoundStatus.OPEN and session.status == "running"
-        body = {
-            "session_id": session.id,
-            "session_status": session.status,
-            "round": latest.index if latest else None,
-            "round_id": latest.public_id if latest else None,
-            "phase": "voting" if voting else "training" if session.status == "running" else session.status,
-            "deadline": latest.deadline if latest else None,
-            "proposals": [selectors.proposal_summary(p) for p in latest.proposals.all()] if latest else [],
-            "quorum": policy.get("quorum", 2 / 3),
-            "require_operator_approval": policy.get("require_operator_approval", False),
-            "min_participants": policy.get("min_participants") or len(members) // 2 + 1,
-            "aggregator": policy.get("aggregator", {}),
-            "members": members,
-            "nodes_alive": alive,
-            "partition": bool(members) and alive < len(members) // 2 + 1,
-            "last_decision": selectors.decision_summary(last) if last else None,
-        }
-        return Response(ConsensusStatusSerializer(body).data)
 
 
 class VoteInputSerializer(StrictSerializer):

@@ -101,7 +101,7 @@ class Decision(models.Model):
         return f"{self.round}: {'committed' if self.committed else 'failed'}"
 
     def as_engine(self) -> dict[str, Any]:
-        """The fields of the engine's Decision (training.engine.quorum), as recorded."""
+        """The fields of the engine's Decision (engine.quorum), as recorded."""
         return {
             "round_index": self.round.index,
             "accepted": list(self.accepted),

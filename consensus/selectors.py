@@ -4,11 +4,11 @@ import re
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from rest_framework import exceptions
 
 from consensus.models import Decision, Proposal, Round
+from engine.quorum import OPERATOR
 from models_store.models import Checkpoint
-from training.engine.quorum import OPERATOR
+from ncrsh_site.errors import NotFound
 
 
 def decision_history(*, session_id: str | None = None) -> QuerySet[Decision]:
@@ -91,7 +91,7 @@ def proposal_find(
     else:
         round_match = _ROUND_ID.match(round_id or "")
         if proposal_id or round_match is None or not node_id:
-            raise exceptions.NotFound(f"No proposal {proposal_id or f'of {node_id} in {round_id}'}.")
+            raise NotFound(f"No proposal {proposal_id or f'of {node_id} in {round_id}'}.")
         session, index = round_match.groups()
     proposal = (
         Proposal.objects.select_related("round")
@@ -99,5 +99,5 @@ def proposal_find(
         .first()
     )
     if proposal is None:
-        raise exceptions.NotFound(f"No proposal {proposal_id or f'of {node_id} in {round_id}'}.")
+        raise NotFound(f"No proposal {proposal_id or f'of {node_id} in {round_id}'}.")
     return proposal

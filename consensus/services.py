@@ -15,22 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from rest_framework import exceptions, status
 
 from consensus.models import Decision, Proposal, ProposalOutcome, Round, RoundStatus, Vote
 from ncrsh_site.api import finite
+from ncrsh_site.errors import Conflict
 from ncrsh_site.events import publish_on_commit
 
 
-class RoundClosed(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "round_closed"
+class RoundClosed(Conflict):
+    message = "ROUND_CLOSED"
     default_detail = "The round is decided; a vote can no longer be counted."
 
 
-class AlreadyVoted(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "already_voted"
+class AlreadyVoted(Conflict):
+    message = "ALREADY_VOTED"
     default_detail = "This voter has voted on this proposal already."
 
 

@@ -10,14 +10,13 @@ from pathlib import Path
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from models_store import selectors, services
 from models_store.models import Checkpoint
 from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
-from training.selectors import session_current, session_get
 
 _CHUNK = 1 << 20
 
@@ -59,23 +58,6 @@ class ModelListApi(SwarmApi):
         return Response(
             {"models": CheckpointSerializer(checkpoints[:500], many=True).data, "total": checkpoints.count()}
         )
-
-
-class ModelSaveApi(SwarmApi):
-    permission_classes = (permissions.IsAdminUser,)
-
-    @extend_schema(
-        operation_id="models_save",
-        request=SaveInputSerializer,
-        responses={201: CheckpointSerializer, **error_responses(400, 403, 404, 415)},
-    )
-    def post(self, request: Request) -> Response:
-        body = SaveInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        session_id = body.validated_data.get("session_id")
-        session = session_get(session_id=session_id) if session_id else session_current()
-        checkpoint = services.checkpoint_snapshot(session=session)
-        return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
 
 
 class ModelLoadApi(SwarmApi):

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
 
 from models_store.models import Checkpoint
+from ncrsh_site.errors import NotFound
 
 
 def checkpoint_list(*, session_id: str | None = None) -> QuerySet[Checkpoint]:

@@ -7,13 +7,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
+from engine.files import file_sha256, read_metadata
 from models_store.models import Checkpoint, new_model_id
 from models_store.selectors import checkpoint_get, checkpoint_path
 from ncrsh_site.errors import ModelCorrupt
-from training.engine.files import file_sha256, read_metadata
-from training.models import TrainingSession
 
 
 def snapshot_path(session_id: str, node_id: str) -> Path:
@@ -88,26 +86,3 @@ def checkpoint_load(*, model_id: str) -> Checkpoint:
     checkpoint.loaded_at = timezone.now()
     checkpoint.save(update_fields=["loaded_at"])
     return checkpoint
-
-
-def checkpoint_snapshot(*, session: TrainingSession) -> Checkpoint:
-    """Register the session's current global model: the latest round's snapshot while it runs,
-    its final model once it has ended."""
-    latest = snapshot_latest(session.id)
-    final_id = session.metrics.get("final_model")
-    if final_id and latest is None:
-        final = checkpoint_get(model_id=final_id)
-        checkpoint_verify(checkpoint=final)
-        latest = (checkpoint_path(final), read_metadata(checkpoint_path(final)))
-    if latest is None:
-        raise NotFound(f"{session.id} has no model yet: the first round has not committed.")
-    source, metadata = latest
-    return checkpoint_register(
-        source=source,
-        session_id=session.id,
-        round_index=int(metadata.get("round", 0)),
-        step=int(metadata.get("step", 0)),
-        model_hash=str(metadata.get("model_hash", "")),
-        metrics=session.metrics,
-        model_config=session.config.get("model_config", {}),
-    )

@@ -1,10 +1,9 @@
 from django.urls import path
 
-from models_store.api import ModelDownloadApi, ModelListApi, ModelLoadApi, ModelSaveApi
+from models_store.api import ModelDownloadApi, ModelListApi, ModelLoadApi
 
 urlpatterns = [
     path("models", ModelListApi.as_view(), name="models"),
-    path("models/save", ModelSaveApi.as_view(), name="models-save"),
     path("models/load", ModelLoadApi.as_view(), name="models-load"),
     path("models/<str:model_id>/download", ModelDownloadApi.as_view(), name="models-download"),
 ]

@@ -17,40 +17,66 @@ from rest_framework.views import exception_handler as drf_exception_handler
 logger = logging.getLogger(__name__)
 
 
-class SwarmError(exceptions.APIException):
-    """A domain error of the spec's table; ``error_code`` and ``message`` are part of the contract."""
+class DomainError(Exception):
+    """An error of the domain, raised by services and selectors in any process (web, worker):
+    a plain exception that knows its HTTP status, its code (the spec's 1001-1005, else the
+    status) and its stable upper-case message. ``exception_handler`` renders it."""
 
-    error_code: int
-    message: str
+    status: int = 400
+    code: int | None = None
+    message: str = "BAD_REQUEST"
+    default_detail: str = "The request cannot be served."
+
+    def __init__(self, detail: Any = None) -> None:
+        self.detail = detail if detail is not None else self.default_detail
+        super().__init__(detail if isinstance(detail, str) else self.default_detail)
+
+    @property
+    def error_code(self) -> int:
+        return self.code if self.code is not None else self.status
 
 
-class NodeNotFound(SwarmError):
-    status_code = status.HTTP_404_NOT_FOUND
-    error_code, message = 1001, "NODE_NOT_FOUND"
+class Invalid(DomainError):
+    """Field errors: ``detail`` maps each field to its messages (as a serializer's would)."""
+
+    status, message = 400, "VALIDATION_ERROR"
+    default_detail = "Invalid input."
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(fields)
+
+
+class NotFound(DomainError):
+    status, message = 404, "NOT_FOUND"
+    default_detail = "Not found."
+
+
+class Conflict(DomainError):
+    status, message = 409, "CONFLICT"
+
+
+class NodeNotFound(DomainError):
+    status, code, message = 404, 1001, "NODE_NOT_FOUND"
     default_detail = "Specified node ID not found."
 
 
-class TrainingInProgress(SwarmError):
-    status_code = status.HTTP_409_CONFLICT
-    error_code, message = 1002, "TRAINING_IN_PROGRESS"
+class TrainingInProgress(DomainError):
+    status, code, message = 409, 1002, "TRAINING_IN_PROGRESS"
     default_detail = "Cannot start training: a session is active."
 
 
-class ConsensusFailed(SwarmError):
-    status_code = status.HTTP_409_CONFLICT
-    error_code, message = 1003, "CONSENSUS_FAILED"
+class ConsensusFailed(DomainError):
+    status, code, message = 409, 1003, "CONSENSUS_FAILED"
     default_detail = "Consensus protocol failed."
 
 
-class ModelCorrupt(SwarmError):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    error_code, message = 1004, "MODEL_CORRUPT"
+class ModelCorrupt(DomainError):
+    status, code, message = 422, 1004, "MODEL_CORRUPT"
     default_detail = "Model checkpoint corrupted."
 
 
-class NetworkPartition(SwarmError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    error_code, message = 1005, "NETWORK_PARTITION"
+class NetworkPartition(DomainError):
+    status, code, message = 503, 1005, "NETWORK_PARTITION"
     default_detail = "Network partition detected."
 
 
@@ -72,6 +98,8 @@ def _detail(exc: exceptions.APIException) -> Any:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.error_code, exc.message, exc.detail), status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
@@ -79,9 +107,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             error_body(500, "INTERNAL_ERROR", "The server failed to handle this request."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
-    if isinstance(exc, SwarmError):
-        response.data = error_body(exc.error_code, exc.message, str(exc.detail))
-        return response
     api_exc = exc if isinstance(exc, exceptions.APIException) else None
     if api_exc is None:  # Http404 / PermissionDenied, converted by DRF's handler
         message = "NOT_FOUND" if response.status_code == 404 else "PERMISSION_DENIED"

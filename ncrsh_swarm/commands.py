@@ -125,7 +125,7 @@ async def _watch(client: SwarmClient, session_id: str, json_lines: bool) -> int:
         loss = f"{final['val_loss']:.4f}" if isinstance(final.get("val_loss"), float) else "-"
         print(
             f"{session.id} {session.status}: val loss {loss}, "
-            f"{final.get('steps', 0)} steps, {final.get('rounds', 0)} rounds, model {final.get('final_model', '-')}"
+            f"{final.get('steps', 0)} steps, {final.get('rounds', 0)} rounds, model {session.final_model or '-'}"
         )
     return 0 if session.status in ("completed", "stopped") else 1
 

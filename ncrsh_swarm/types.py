@@ -136,6 +136,7 @@ class Session:
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    final_model: str | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)

@@ -15,7 +15,6 @@ from nodes import selectors, services
 from nodes.discovery import network_discover
 from nodes.models import NodeStatus
 from nodes.services import DEFAULT_CONFIG
-from training.selectors import session_get, session_latest
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
@@ -196,23 +195,6 @@ class NetworkDiscoverApi(SwarmApi):
 
 
 # --- Network Operations: topology and metrics --------------------------------------------------
-class NetworkQuerySerializer(serializers.Serializer):
-    session = serializers.CharField(required=False, help_text="a session id; absent: the running or latest session")
-
-
-def _session_members(request: Request) -> tuple[str | None, list[str]]:
-    query = NetworkQuerySerializer(data=request.query_params.dict())
-    query.is_valid(raise_exception=True)
-    session = (
-        session_get(session_id=query.validated_data["session"])
-        if "session" in query.validated_data
-        else session_latest()
-    )
-    if session is None:
-        return None, []
-    return session.id, list(session.config.get("members", []))
-
-
 class LatencySerializer(serializers.Serializer):
     last = serializers.FloatField()
     mean = serializers.FloatField()
@@ -273,26 +255,3 @@ class NetworkMetricsSerializer(serializers.Serializer):
     partition = serializers.BooleanField()
     nodes = NodeNetworkSerializer(many=True)
     totals = NetworkTotalsSerializer()
-
-
-class NetworkTopologyApi(SwarmApi):
-    @extend_schema(
-        operation_id="network_topology",
-        parameters=[NetworkQuerySerializer],
-        responses={200: TopologySerializer, **error_responses(400, 404)},
-    )
-    def get(self, request: Request) -> Response:
-        session_id, members = _session_members(request)
-        return Response(TopologySerializer(selectors.network_topology(session_id=session_id, members=members)).data)
-
-
-class NetworkMetricsApi(SwarmApi):
-    @extend_schema(
-        operation_id="network_metrics",
-        parameters=[NetworkQuerySerializer],
-        responses={200: NetworkMetricsSerializer, **error_responses(400, 404)},
-    )
-    def get(self, request: Request) -> Response:
-        session_id, members = _session_members(request)
-        body = selectors.network_metrics(session_id=session_id, members=members)
-        return Response(NetworkMetricsSerializer(body).data)

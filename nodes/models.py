@@ -40,7 +40,10 @@ class Node(models.Model):
     )
     status = models.CharField(max_length=16, choices=NodeStatus.choices, default=NodeStatus.PENDING, db_index=True)
     model_hash = models.CharField(  # noqa: DJ001
-        max_length=80, null=True, blank=True, help_text="sha256:<hex> of its weights; null before any"
+        max_length=80,
+        null=True,
+        blank=True,
+        help_text="xxh3:<hex> of its weights (identity within a session); null before any",
     )
     last_seen = models.DateTimeField(null=True, blank=True)
     training_speed = models.FloatField(null=True, blank=True, help_text="relative to the fleet's fastest, 0-1")

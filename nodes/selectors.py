@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
+from engine.config import Policy
 from ncrsh_site.errors import NodeNotFound
 from nodes.models import ALIVE_STATUSES, Node
 from nodes.network import LATENCY_BUCKETS_S, ROUND_BUCKETS_S, merged, summary
@@ -91,7 +92,7 @@ def network_metrics(*, session_id: str | None, members: Sequence[str]) -> dict[s
     alive = sum(1 for n in nodes if n.id in members and n.status in ALIVE_STATUSES)
     return {
         "session_id": session_id,
-        "partition": bool(members) and (alive < len(members) // 2 + 1 or any(r["partition"] for r in rows)),
+        "partition": bool(members) and (alive < Policy.majority(len(members)) or any(r["partition"] for r in rows)),
         "nodes": rows,
         "totals": {
             "bytes_sent": sum(r["bytes_sent"] for r in rows),

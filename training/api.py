@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from engine.config import AGGREGATORS, PRESETS, STRATEGIES, WIRE_FORMATS
 from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
 from training import selectors, services
 from training.dispatch import dispatch_run
-from training.engine.config import AGGREGATORS, PRESETS, STRATEGIES
 from training.models import SessionStatus
 
 
@@ -60,7 +58,7 @@ class TrainingStartInputSerializer(StrictSerializer):
     )
     warmup_steps = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
     log_every = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
-    wire_dtype = serializers.ChoiceField(choices=["float32", "float16", "bfloat16"], default="float32")
+    wire_dtype = serializers.ChoiceField(choices=WIRE_FORMATS, default="float32")
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -114,6 +112,9 @@ class SessionSerializer(serializers.Serializer):
     metrics = serializers.JSONField()
     error = serializers.CharField()
     initial_checkpoint = serializers.CharField(source="initial_checkpoint_id", allow_null=True)
+    final_model = serializers.CharField(
+        source="final_model_id", allow_null=True, help_text="the checkpoint it ended with"
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
@@ -139,10 +140,7 @@ class TrainingStartApi(SwarmApi):
     def post(self, request: Request) -> Response:
         body = TrainingStartInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data: dict[str, Any] = dict(body.validated_data)
-        top = ("dataset", "epochs", "batch_size", "learning_rate", "strategy", "max_steps", "nodes", "model_config")
-        request_ = services.SessionRequest(**{k: data.pop(k) for k in top if k in data}, knobs=data)
-        session = services.session_start(request=request_, dispatch=dispatch_run)
+        session = services.session_start(request=body.validated_data, dispatch=dispatch_run)
         return Response(selectors.session_status(session), status=status.HTTP_201_CREATED)
 
 

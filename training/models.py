@@ -4,6 +4,8 @@ import secrets
 
 from django.db import models
 
+from training.plan import SessionPlan
+
 
 def new_session_id() -> str:
     return f"training_{secrets.token_hex(4)}"
@@ -21,8 +23,8 @@ ACTIVE_SESSION_STATUSES = (SessionStatus.RUNNING, SessionStatus.STOPPING)
 
 
 class TrainingSession(models.Model):
-    """A training run over some nodes. ``config`` holds the engine's settings as the API took
-    them (model_config, strategy knobs, policy); ``metrics`` the final figures."""
+    """A training run over some nodes. ``config`` holds its plan (read it as ``plan``);
+    ``metrics`` the final figures; ``final_model`` the checkpoint it ended with."""
 
     id = models.CharField(primary_key=True, max_length=64, default=new_session_id, editable=False)
     status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.RUNNING)
@@ -38,6 +40,9 @@ class TrainingSession(models.Model):
     initial_checkpoint = models.ForeignKey(
         "models_store.Checkpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    final_model = models.ForeignKey(
+        "models_store.Checkpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -47,6 +52,10 @@ class TrainingSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"
+
+    @property
+    def plan(self) -> SessionPlan:
+        return SessionPlan.from_json({"dataset": self.dataset, **self.config})
 
 
 class RunStatus(models.TextChoices):
@@ -62,7 +71,9 @@ FINISHED_RUN_STATUSES = (RunStatus.STOPPED, RunStatus.COMPLETED, RunStatus.FAILE
 
 
 class NodeRun(models.Model):
-    """One node's part in a session; claimed by compare-and-set so a redelivered task never trains twice."""
+    """One node's part in a session. An incarnation claims it by compare-and-set, writing its
+    token to ``claimed_by``: a redelivered task never trains twice, and only the incarnation
+    holding the claim may report or finish the run (a rejoin re-queues it under a new claim)."""
 
     session = models.ForeignKey(TrainingSession, on_delete=models.CASCADE, related_name="runs")
     node = models.ForeignKey("nodes.Node", on_delete=models.CASCADE, related_name="runs")

@@ -5,11 +5,12 @@ Imported by ``training.tasks.run_node`` when it runs, never by the web process (
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,53 +20,80 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from consensus.services import ledger_record, round_decide, round_open, round_votes
+from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.data import Corpus
+from engine.datasets import load_bytes
+from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
+from engine.files import file_sha256
+from engine.node import NodeResult, NodeSpec, Resume, train_node
+from engine.quorum import Decision, Vote
+from engine.rounds import RoundOutcome
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
 from ncrsh_site.api import finite
+from ncrsh_site.errors import ConsensusFailed, DomainError
 from ncrsh_site.events import publish
 from nodes.models import Node
 from nodes.services import network_record
-from training.engine.checkpoint import load_checkpoint, save_checkpoint
-from training.engine.config import AggregatorConfig, ModelConfig, Policy, Strategy, TrainConfig
-from training.engine.data import Corpus
-from training.engine.datasets import load_bytes
-from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
-from training.engine.files import file_sha256
-from training.engine.node import NodeResult, NodeSpec, Resume, train_node
-from training.engine.quorum import Decision, Vote
-from training.engine.rounds import RoundOutcome
 from training.models import NodeRun, RunStatus, TrainingSession
 from training.selectors import session_status
-from training.services import run_finish, stop_requested
+from training.services import StaleRun, run_finish, stop_requested
 
 logger = logging.getLogger(__name__)
 
-# Embedded mode: the nodes of a session are threads of this process and meet here.
-_stores: dict[str, MemoryStore] = {}
-_stores_lock = threading.Lock()
+
+class _Stores:
+    """Embedded mode: the nodes of a session are threads of this process and meet in the
+    session's store, which lives while any of its runs does (the exchange itself forgets each
+    round once every member has its decision)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stores: dict[str, tuple[MemoryStore, int]] = {}
+
+    @contextlib.contextmanager
+    def held(self, session_id: str) -> Iterator[MemoryStore]:
+        with self.lock:
+            store, users = self.stores.get(session_id, (MemoryStore(), 0))
+            self.stores[session_id] = (store, users + 1)
+        try:
+            yield store
+        finally:
+            with self.lock:
+                store, users = self.stores[session_id]
+                if users > 1:
+                    self.stores[session_id] = (store, users - 1)
+                else:
+                    del self.stores[session_id]
 
 
-def _exchange(session_id: str) -> Exchange:
+_stores = _Stores()
+
+
+@contextlib.contextmanager
+def _exchange(session_id: str) -> Iterator[Exchange]:
     if settings.EMBEDDED:
-        with _stores_lock:
-            store = _stores.setdefault(session_id, MemoryStore())
-        return InMemoryExchange(store)
-    return RedisExchange(settings.REDIS_URL, prefix=f"{settings.CACHE_KEY_PREFIX}:exchange", ttl_s=24 * 3600)
+        with _stores.held(session_id) as store:
+            yield InMemoryExchange(store)
+        return
+    exchange = RedisExchange(settings.REDIS_URL, prefix=f"{settings.CACHE_KEY_PREFIX}:exchange", ttl_s=24 * 3600)
+    try:
+        yield exchange
+    finally:
+        exchange.close()
 
 
 def node_spec(session: TrainingSession, node_id: str) -> NodeSpec:
-    config = session.config
-    policy = dict(config["policy"])
-    aggregator = AggregatorConfig(**policy.pop("aggregator"))
+    plan = session.plan
     return NodeSpec(
         node_id=node_id,
-        members=tuple(config["members"]),
-        model=ModelConfig(**config["model_config"]),
-        train=TrainConfig(**config["train"]),
-        strategy=Strategy(**config["strategy"]),
-        policy=Policy(aggregator=aggregator, **policy),
+        members=plan.members,
+        model=plan.model,
+        train=plan.train,
+        strategy=plan.strategy,
+        policy=plan.policy,
         session=session.id,
         fault=settings.FAULT_INJECTION.get(node_id),
-        wire_dtype=config["wire_dtype"],
+        wire_dtype=plan.wire_dtype,
     )
 
 
@@ -74,8 +102,10 @@ class DatabaseReporter:
     swarm's global state to this node's snapshot file, from which a (re)joining node resumes."""
 
     def __init__(self, run: NodeRun, session: TrainingSession) -> None:
-        self.run, self.session = run, session
+        self.run, self.session, self.plan = run, session, session.plan
         self.step = 0
+        # Only the incarnation holding the run's claim writes to it.
+        self.rows = NodeRun.objects.filter(id=run.id, claimed_by=run.claimed_by)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         self.step = step
@@ -83,7 +113,7 @@ class DatabaseReporter:
         others = NodeRun.objects.filter(session_id=self.session.id, tokens_per_s__isnull=False).exclude(id=self.run.id)
         fastest = max([metrics["tokens_per_s"], *(t for t in others.values_list("tokens_per_s", flat=True) if t)])
         Node.objects.filter(id=self.run.node_id).update(training_speed=metrics["tokens_per_s"] / max(fastest, 1e-9))
-        NodeRun.objects.filter(id=self.run.id).update(
+        self.rows.update(
             step=step,
             epoch=int(metrics["epoch"]),
             batch_progress=metrics["batch_progress"],
@@ -98,7 +128,7 @@ class DatabaseReporter:
     def round(
         self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
     ) -> None:
-        NodeRun.objects.filter(id=self.run.id).update(round=outcome.index + 1, model_hash=model_hash)
+        self.rows.update(round=outcome.index + 1, model_hash=model_hash)
         Node.objects.filter(id=self.run.node_id).update(model_hash=model_hash)
         network_record(
             node_id=self.run.node_id,
@@ -112,13 +142,13 @@ class DatabaseReporter:
         ledger_record(
             session_id=self.session.id,
             index=outcome.index,
-            members=self.session.config["members"],
+            members=list(self.plan.members),
             base_hash=outcome.decision.base_hash,
             proposers=list(outcome.proposers),
             votes=[dataclasses.asdict(v) for v in outcome.votes],
             decision={
                 **dataclasses.asdict(outcome.decision),
-                "aggregator": self.session.config["policy"]["aggregator"],
+                "aggregator": dataclasses.asdict(self.plan.policy.aggregator),
             },
             model_hash=model_hash,
         )
@@ -133,10 +163,10 @@ class DatabaseReporter:
             "round": round_index,
             "model_hash": model_hash,
             "step": self.step,
-            "model_config": self.session.config["model_config"],
-            "strategy": self.session.config["strategy"],
-            "aggregator": self.session.config["policy"]["aggregator"],
-            "members": self.session.config["members"],
+            "model_config": self.plan.model.to_dict(),
+            "strategy": dataclasses.asdict(self.plan.strategy),
+            "aggregator": dataclasses.asdict(self.plan.policy.aggregator),
+            "members": list(self.plan.members),
         }
 
 
@@ -146,8 +176,8 @@ class DatabaseLedger:
 
     def __init__(self, session: TrainingSession) -> None:
         self.session = session
-        self.members = list(session.config["members"])
-        self.aggregator = dict(session.config["policy"]["aggregator"])
+        self.members = list(session.plan.members)
+        self.aggregator = dataclasses.asdict(session.plan.policy.aggregator)
 
     def opened(
         self, index: int, proposals: Mapping[str, Mapping[str, Any]], *, base_hash: str, deadline: float
@@ -201,8 +231,7 @@ def _initial_state(session: TrainingSession) -> dict[str, torch.Tensor] | None:
 def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult) -> None:
     """The first node to finish registers the session's final model (all hold the same one)."""
     with transaction.atomic():
-        claimed = TrainingSession.objects.filter(id=session.id, metrics__final_model__isnull=True)
-        locked = claimed.select_for_update().first()
+        locked = TrainingSession.objects.select_for_update().filter(id=session.id, final_model=None).first()
         if locked is None:
             return
         path = settings.CHECKPOINT_DIR / "sessions" / f"{session.id}.{run.node_id}.final.safetensors"
@@ -217,15 +246,17 @@ def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult
             step=result.steps,
             model_hash=result.model_hash,
             metrics={"val_loss": finite(result.val_loss), "val_accuracy": finite(result.val_accuracy)},
-            model_config=session.config["model_config"],
+            model_config=session.plan.model.to_dict(),
         )
         path.unlink(missing_ok=True)
-        locked.metrics = {**locked.metrics, "final_model": checkpoint.id}
-        locked.save(update_fields=["metrics"])
+        locked.final_model = checkpoint
+        locked.save(update_fields=["final_model"])
 
 
 def execute_run(session_id: str, node_id: str) -> None:
-    """Claim this node's run (compare-and-set: a redelivered task returns quietly), train, report."""
+    """Claim this node's run (compare-and-set: a redelivered task returns quietly), train, report.
+    A dataset that cannot be read, or a session in which no round could commit, fails the run
+    with the reason (in the session's status and the training_stopped event)."""
     token = uuid.uuid4().hex
     claimed = NodeRun.objects.filter(session_id=session_id, node_id=node_id, status=RunStatus.QUEUED).update(
         status=RunStatus.TRAINING, claimed_by=token
@@ -241,18 +272,24 @@ def execute_run(session_id: str, node_id: str) -> None:
             load_bytes(session.dataset, data_roots=settings.DATA_ROOTS, data_dir=settings.DATA_DIR)
         )
         shard_steps = len(corpus.shard(run.rank, len(spec.members))) // (spec.train.batch_size * spec.model.seq_len)
-        NodeRun.objects.filter(id=run.id).update(total_steps=spec.train.total_steps(max(1, shard_steps)))
-        result = train_node(
-            spec,
-            corpus=corpus,
-            exchange=_exchange(session_id),
-            reporter=DatabaseReporter(run, session),
-            should_stop=lambda: stop_requested(session_id),
-            device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
-            initial_state=_initial_state(session),
-            resume=_resume(session),
-            ledger=DatabaseLedger(session),
+        NodeRun.objects.filter(id=run.id, claimed_by=token).update(
+            total_steps=spec.train.total_steps(max(1, shard_steps))
         )
+        with _exchange(session_id) as exchange:
+            result = train_node(
+                spec,
+                corpus=corpus,
+                exchange=exchange,
+                reporter=DatabaseReporter(run, session),
+                should_stop=lambda: stop_requested(session_id),
+                device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
+                initial_state=_initial_state(session),
+                resume=_resume(session),
+                ledger=DatabaseLedger(session),
+            )
+        if result.rounds and not result.stopped and not any(r.committed for r in result.rounds):
+            reasons = sorted({r.reason for r in result.rounds})
+            raise ConsensusFailed(f"none of {len(result.rounds)} rounds committed: {'; '.join(reasons)}")
         _final_checkpoint(session, run, result)
         metrics = {
             "val_loss": finite(result.val_loss),
@@ -266,9 +303,22 @@ def execute_run(session_id: str, node_id: str) -> None:
             "exchange_seconds": result.exchange_seconds,
             "round_hashes": [r.model_hash for r in result.rounds],
         }
-        run_finish(run_id=run.id, status=RunStatus.STOPPED if result.stopped else RunStatus.COMPLETED, metrics=metrics)
+        status = RunStatus.STOPPED if result.stopped else RunStatus.COMPLETED
+        run_finish(run_id=run.id, status=status, metrics=metrics, claim=token)
+    except StaleRun:
+        logger.warning(
+            "run of %s in %s was taken over by a rejoined incarnation; its result is dropped", node_id, session_id
+        )
     except Exception as exc:
         logger.exception("run of %s in %s failed", node_id, session_id)
-        run_finish(run_id=run.id, status=RunStatus.FAILED, metrics={}, error=f"{type(exc).__name__}: {exc}")
+        reason = (
+            f"{exc.message} ({exc.error_code}): {exc}"
+            if isinstance(exc, DomainError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        try:
+            run_finish(run_id=run.id, status=RunStatus.FAILED, metrics={}, error=reason, claim=token)
+        except StaleRun:
+            logger.warning("run of %s in %s was taken over; its failure is not recorded", node_id, session_id)
     finally:
         close_old_connections()

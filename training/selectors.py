@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
 
+from ncrsh_site.errors import NotFound
 from training.models import ACTIVE_SESSION_STATUSES, TrainingSession
 
 

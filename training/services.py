@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -14,23 +12,17 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
-from models_store.selectors import checkpoint_to_load
-from ncrsh_site.errors import NetworkPartition, NodeNotFound, TrainingInProgress
+from engine.datasets import locate
+from engine.errors import DatasetUnavailable
+from engine.files import read_metadata
+from models_store.models import Checkpoint
+from models_store.selectors import checkpoint_path, checkpoint_to_load
+from models_store.services import checkpoint_register, checkpoint_verify, snapshot_latest
+from ncrsh_site.errors import Conflict, Invalid, NetworkPartition, NodeNotFound, NotFound, TrainingInProgress
 from ncrsh_site.events import publish_on_commit
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
 from nodes.services import node_sweep_offline
-from training.engine.config import (
-    PRESETS,
-    AggregatorConfig,
-    ModelConfig,
-    Policy,
-    TrainConfig,
-    make_strategy,
-)
-from training.engine.datasets import load_bytes
-from training.engine.errors import AggregatorBoundError, DatasetUnavailable
 from training.models import (
     ACTIVE_SESSION_STATUSES,
     FINISHED_RUN_STATUSES,
@@ -39,100 +31,16 @@ from training.models import (
     SessionStatus,
     TrainingSession,
 )
+from training.plan import SessionPlan
 
 
 def stop_key(session_id: str) -> str:
     return f"ncrsh:stop:{session_id}"
 
 
-@dataclass(frozen=True)
-class SessionRequest:
-    """What POST /api/v1/training/start asked for; ``knobs`` are the strategy, policy and
-    inner-loop settings beyond the spec's fields."""
-
-    dataset: str
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    strategy: str
-    max_steps: int | None = None
-    nodes: list[str] | None = None  # None or empty: every active node
-    model_config: dict[str, Any] = field(default_factory=dict)
-    knobs: dict[str, Any] = field(default_factory=dict)
-
-
-POLICY_KNOBS = (
-    "quorum",
-    "min_participants",
-    "deadline_s",
-    "check_loss",
-    "kappa",
-    "epsilon",
-    "voting",
-    "require_operator_approval",
-)
-
-
-def engine_config(*, members: list[str], request: SessionRequest) -> dict[str, Any]:
-    """Validate everything the engine will be given, with the engine's own config classes,
-    and return it as plain JSON for the session row. Bad values are 400s naming the field."""
-    fields: dict[str, list[str]] = {}
-    knobs = request.knobs
-    model_config = dict(request.model_config)
-    preset = model_config.pop("preset", "tiny")
-    try:
-        model = dataclasses.replace(PRESETS[preset](), **model_config)
-    except (KeyError, TypeError, ValueError) as exc:
-        fields["model_config"] = [f"{preset!r}: {exc}" if not isinstance(exc, KeyError) else f"unknown preset {exc}"]
-        model = ModelConfig()
-    try:
-        train = TrainConfig(
-            batch_size=request.batch_size,
-            learning_rate=request.learning_rate,
-            epochs=request.epochs,
-            max_steps=request.max_steps,
-            **{k: knobs[k] for k in ("warmup_steps", "grad_clip", "weight_decay", "log_every") if k in knobs},
-        )
-    except ValueError as exc:
-        fields["non_field_errors"] = [str(exc)]
-        train = TrainConfig()
-    try:
-        chosen = make_strategy(
-            request.strategy,
-            local_steps=knobs.get("local_steps"),
-            outer_lr=knobs.get("outer_lr"),
-            outer_momentum=knobs.get("outer_momentum"),
-        )
-    except ValueError as exc:
-        fields["strategy"] = [str(exc)]
-        chosen = make_strategy("diloco")
-    try:
-        aggregator = AggregatorConfig(name=knobs.get("aggregator", "mean"), f=knobs.get("aggregator_f", 0))
-        aggregator.check(len(members))
-        policy = Policy(
-            aggregator=aggregator,
-            **{k: knobs[k] for k in POLICY_KNOBS if k in knobs},
-        )
-    except (ValueError, AggregatorBoundError) as exc:
-        fields["aggregator"] = [str(exc)]
-        policy = Policy()
-    if fields:
-        raise ValidationError(fields)
-    return {
-        "members": members,
-        "model_config": model.to_dict(),
-        "train": dataclasses.asdict(train),
-        "strategy": dataclasses.asdict(chosen),
-        "policy": {**dataclasses.asdict(policy), "aggregator": dataclasses.asdict(policy.aggregator)},
-        "wire_dtype": knobs.get("wire_dtype", "float32"),
-    }
-
-
-def _check_dataset(spec: str) -> None:
-    try:
-        load_bytes(spec, data_roots=settings.DATA_ROOTS, data_dir=settings.DATA_DIR, max_bytes=4096)
-    except DatasetUnavailable as exc:
-        raise ValidationError({"dataset": [str(exc)]}) from None
+class StaleRun(Conflict):
+    message = "STALE_RUN"
+    default_detail = "This incarnation of the run no longer holds its claim."
 
 
 def _members(requested: list[str] | None) -> list[str]:
@@ -155,32 +63,39 @@ def _members(requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-def session_start(*, request: SessionRequest, dispatch: Callable[[str, str], None]) -> TrainingSession:
+def session_start(*, request: Mapping[str, Any], dispatch: Callable[[str, str], None]) -> TrainingSession:
+    """Start a session from the start request's validated fields. The dataset's local files are
+    looked for here, before any lock (they are read by the nodes; a hub dataset is only checked
+    by them, and a missing one fails their runs with the reason)."""
     sweep()  # on its own: a node found silent stays offline even if the start is refused
+    dataset = str(request.get("dataset", ""))
+    try:
+        locate(dataset, data_roots=settings.DATA_ROOTS, data_dir=settings.DATA_DIR)
+    except DatasetUnavailable as exc:
+        raise Invalid({"dataset": [str(exc)]}) from None
     return _session_create(request=request, dispatch=dispatch)
 
 
 @transaction.atomic
-def _session_create(*, request: SessionRequest, dispatch: Callable[[str, str], None]) -> TrainingSession:
+def _session_create(*, request: Mapping[str, Any], dispatch: Callable[[str, str], None]) -> TrainingSession:
     if TrainingSession.objects.select_for_update().filter(status__in=ACTIVE_SESSION_STATUSES).exists():
         raise TrainingInProgress("A training session is running; stop it first (POST /api/v1/training/stop).")
-    members = _members(request.nodes)
-    config = engine_config(members=members, request=request)
-    _check_dataset(request.dataset)
+    plan = SessionPlan.build(members=_members(request.get("nodes")), request=request)
     initial = checkpoint_to_load()
     if initial is not None:
-        if initial.model_config and initial.model_config != config["model_config"]:
-            raise ValidationError({"model_config": [f"the loaded model {initial.id} has {initial.model_config}"]})
+        if initial.model_config and initial.model_config != plan.model.to_dict():
+            raise Invalid({"model_config": [f"the loaded model {initial.id} has {initial.model_config}"]})
         initial.loaded_at = None  # consumed by this session
         initial.save(update_fields=["loaded_at"])
+    members = list(plan.members)
     session = TrainingSession.objects.create(
-        dataset=request.dataset,
-        strategy=request.strategy,
-        epochs=request.epochs,
-        batch_size=request.batch_size,
-        learning_rate=request.learning_rate,
-        max_steps=request.max_steps,
-        config=config,
+        dataset=plan.dataset,
+        strategy=plan.strategy.name,
+        epochs=plan.train.epochs,
+        batch_size=plan.train.batch_size,
+        learning_rate=plan.train.learning_rate,
+        max_steps=plan.train.max_steps,
+        config=plan.to_json(),
         initial_checkpoint=initial,
     )
     NodeRun.objects.bulk_create(
@@ -238,8 +153,15 @@ def _stop_in_db(session_id: str, every_s: float = 3.0) -> bool:
 
 
 @transaction.atomic
-def run_finish(*, run_id: int, status: RunStatus, metrics: dict[str, Any], error: str = "") -> None:
+def run_finish(
+    *, run_id: int, status: RunStatus, metrics: dict[str, Any], error: str = "", claim: str | None = None
+) -> None:
+    """End a run. ``claim``: the token of the incarnation finishing it, which must still hold the
+    run (``StaleRun`` otherwise: a rejoined incarnation has taken it over). The sweep, which
+    ends the runs of silent nodes on their behalf, passes none."""
     run = NodeRun.objects.select_for_update().get(id=run_id)
+    if claim is not None and run.claimed_by != claim:
+        raise StaleRun(f"{run.node_id} in {run.session_id}: the run is held by another incarnation now.")
     run.status, run.metrics, run.error = status, metrics, error
     run.save(update_fields=["status", "metrics", "error", "updated_at"])
     Node.objects.filter(id=run.node_id, status=NodeStatus.TRAINING).update(status=NodeStatus.ACTIVE)
@@ -332,3 +254,25 @@ def runs_rejoin(*, node_id: str, dispatch: Callable[[str, str], None]) -> list[s
     if runs:
         Node.objects.filter(id=node_id).update(status=NodeStatus.TRAINING)
     return [run.session_id for run in runs]
+
+
+def session_snapshot(*, session: TrainingSession) -> Checkpoint:
+    """Register the session's current global model: the latest round's snapshot while it runs,
+    its final model once it has ended."""
+    latest = snapshot_latest(session.id)
+    if latest is None and session.final_model is not None:
+        checkpoint_verify(checkpoint=session.final_model)
+        path = checkpoint_path(session.final_model)
+        latest = (path, read_metadata(path))
+    if latest is None:
+        raise NotFound(f"{session.id} has no model yet: the first round has not committed.")
+    source, metadata = latest
+    return checkpoint_register(
+        source=source,
+        session_id=session.id,
+        round_index=int(metadata.get("round", 0)),
+        step=int(metadata.get("step", 0)),
+        model_hash=str(metadata.get("model_hash", "")),
+        metrics=session.metrics,
+        model_config=session.plan.model.to_dict(),
+    )

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from consensus.models import Decision, Proposal, Round, Vote
 from consensus.services import ledger_record
+from tests.support.services import plan_config
 from training.models import TrainingSession
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def _votes(voter: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def session() -> TrainingSession:
     return TrainingSession.objects.create(
-        dataset="x", strategy="diloco", batch_size=1, learning_rate=0.1, config={"members": MEMBERS}
+        dataset="x", strategy="diloco", batch_size=1, learning_rate=0.1, config=plan_config(MEMBERS)
     )
 
 

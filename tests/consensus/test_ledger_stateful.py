@@ -18,13 +18,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from rest_framework.exceptions import NotFound
 
 from consensus.models import Decision, Vote
 from consensus.selectors import proposal_find
 from consensus.services import AlreadyVoted, RoundClosed, round_decide, round_open, vote_cast
-from training.engine.quorum import Vote as EngineVote
-from training.engine.quorum import tally
+from engine.quorum import Vote as EngineVote
+from engine.quorum import tally
+from ncrsh_site.errors import NotFound
 from training.models import TrainingSession
 
 MEMBERS = ["node_a", "node_b", "node_c"]

@@ -12,9 +12,10 @@ from rest_framework.test import APIClient
 
 from consensus.models import Round, Vote
 from consensus.services import round_decide, round_open
+from engine.quorum import Vote as EngineVote
+from engine.quorum import tally
 from nodes.models import Node, NodeStatus
-from training.engine.quorum import Vote as EngineVote
-from training.engine.quorum import tally
+from tests.support.services import plan_config
 from training.models import TrainingSession
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ MEMBERS = ["node_a", "node_b", "node_c"]
 @pytest.fixture
 def session() -> TrainingSession:
     return TrainingSession.objects.create(
-        dataset="x", strategy="diloco", batch_size=1, learning_rate=0.1, config={"members": MEMBERS}
+        dataset="x", strategy="diloco", batch_size=1, learning_rate=0.1, config=plan_config(MEMBERS)
     )
 
 

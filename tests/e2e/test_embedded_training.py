@@ -50,7 +50,7 @@ def _walk_through(server: LiveServer) -> None:
         later = _wait_for(client, lambda b: b["progress"]["round"] >= early["progress"]["round"] + 8)
         assert later["progress"]["loss"] < early["progress"]["loss"]
         hashes = {n["model_hash"] for n in later["nodes"]}
-        assert all(h and h.startswith("sha256:") for h in hashes)
+        assert all(h and h.startswith("xxh3:") for h in hashes)
 
         again = client.post("/api/v1/training/start", json={"dataset": "builtin:pystdlib"})
         assert (again.status_code, again.json()["error"]["code"]) == (409, 1002)
@@ -64,7 +64,7 @@ def _walk_through(server: LiveServer) -> None:
         assert len(metrics["model_hashes"]) == 1  # both nodes hold the same model
         assert 0 <= metrics["round_overhead"] < 1
         assert metrics["stop_latency_s"] < 30
-        assert metrics["final_model"].startswith("model_")
+        assert session["final_model"].startswith("model_")
         history = client.get("/api/v1/consensus/history", params={"session": session_id}).json()
         assert history["total"] >= 8  # every round is in the ledger
         assert all(len(d["accepted"]) == 2 for d in history["decisions"] if d["committed"])
@@ -73,7 +73,7 @@ def _walk_through(server: LiveServer) -> None:
         assert saved.status_code == 201, saved.text
         listed = {m["id"]: m for m in client.get("/api/v1/models").json()["models"]}
         assert saved.json()["id"] in listed
-        model = listed[metrics["final_model"]]
+        model = listed[session["final_model"]]
         download = client.get(f"/api/v1/models/{model['id']}/download")
         assert download.status_code == 200
         assert hashlib.sha256(download.content).hexdigest() == model["sha256"]

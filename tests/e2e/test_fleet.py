@@ -37,7 +37,7 @@ def test_three_workers_train_with_diloco_and_the_model_verifies(fleet: Fleet) ->
     assert len(rounds[0]) == 6
     assert all(r == rounds[0] for r in rounds), "nodes disagree on the model after some round"
 
-    model_id = session["metrics"]["final_model"]
+    model_id = session["final_model"]
     model = next(m for m in fleet.client.get("/api/v1/models").json()["models"] if m["id"] == model_id)
     download = fleet.client.get(f"/api/v1/models/{model_id}/download")
     assert hashlib.sha256(download.content).hexdigest() == model["sha256"]

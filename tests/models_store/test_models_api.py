@@ -7,10 +7,10 @@ import torch
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
+from engine.checkpoint import save_checkpoint
 from models_store.models import Checkpoint
 from models_store.selectors import checkpoint_path
 from models_store.services import checkpoint_register
-from training.engine.checkpoint import save_checkpoint
 
 pytestmark = pytest.mark.django_db
 

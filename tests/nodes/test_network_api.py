@@ -12,7 +12,7 @@ from consensus.services import ledger_record
 from nodes.models import Node, NodeStatus
 from nodes.network import LATENCY_BUCKETS_S, cumulative, observe, quantile
 from nodes.services import network_record
-from tests.support.services import promtool_check
+from tests.support.services import plan_config, promtool_check
 from training.models import NodeRun, RunStatus, TrainingSession
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def session() -> TrainingSession:
 
 def a_session(members: list[str]) -> TrainingSession:
     return TrainingSession.objects.create(
-        dataset="builtin:pystdlib", strategy="diloco", batch_size=8, learning_rate=0.01, config={"members": members}
+        dataset="builtin:pystdlib", strategy="diloco", batch_size=8, learning_rate=0.01, config=plan_config(members)
     )
 
 

@@ -53,3 +53,10 @@ def promtool_check(exposition: bytes) -> str:
         missing("promtool (Debian package prometheus)")
     checked = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, check=False)
     return "" if checked.returncode == 0 else (checked.stdout + checked.stderr).decode() or f"exit {checked.returncode}"
+
+
+def plan_config(members: list[str] | tuple[str, ...], **request: object) -> dict[str, object]:
+    """A session row's config for these members: the plan the start request would have made."""
+    from training.plan import SessionPlan
+
+    return SessionPlan.build(members=list(members), request={"dataset": "builtin:pystdlib", **request}).to_json()

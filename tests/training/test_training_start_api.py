@@ -116,7 +116,8 @@ def test_a_running_session_is_409_with_1002(staff_client: APIClient, two_nodes: 
     [
         ({"dataset": "file:../../etc/passwd"}, "dataset"),
         ({"dataset": "no-such-folder"}, "dataset"),
-        ({"dataset": "huggingface:no-such/dataset"}, "dataset"),
+        ({"dataset": "huggingface:"}, "dataset"),
+        ({"dataset": "s3:bucket/corpus"}, "dataset"),
         ({"strategy": "gossip"}, "strategy"),
         ({"aggregator": "krum", "aggregator_f": 1}, "aggregator"),
         ({"model_config": {"hidden_size": 65}}, "model_config"),
@@ -134,6 +135,28 @@ def test_bad_settings_are_400_naming_the_field(
     assert field in response.json()["error"]["detail"]
     assert not TrainingSession.objects.exists()
     assert dispatched == []
+
+
+def test_a_hub_dataset_is_checked_by_the_nodes_and_a_missing_one_fails_the_session_with_the_reason(
+    staff_client: APIClient,
+    two_nodes: list[str],
+    dispatched: list[tuple[str, str]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # The request does no network I/O: a well-formed hub spec starts the session...
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _start(staff_client, dataset="huggingface:no-such-org/no-such-dataset")
+    assert response.status_code == 201, response.content
+    # ...and each node, reading it, fails its run with the reason; the session fails with both.
+    from training.runtime import execute_run
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for session_id, node_id in dispatched:
+            execute_run(session_id, node_id)
+    session = TrainingSession.objects.get(id=response.json()["session_id"])
+    assert session.status == SessionStatus.FAILED
+    assert session.error.count("DatasetUnavailable: huggingface:no-such-org/no-such-dataset") == 2
+    assert set(session.runs.values_list("status", flat=True)) == {"failed"}
 
 
 def test_only_staff_may_start_training(member_client: APIClient, two_nodes: list[str], dispatched: list) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import torch
 
-from training.engine.config import AggregatorConfig
-from training.engine.errors import AggregatorBoundError
+from engine.config import AggregatorConfig
+from engine.errors import AggregatorBoundError
 
 _NON_FINITE = "non-finite update reached aggregation; validation must reject it first"
 

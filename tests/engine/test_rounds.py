@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import torch
 
-from training.engine.config import Policy
-from training.engine.errors import ModelDivergence
-from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
-from training.engine.quorum import Decision, Vote
-from training.engine.rounds import RoundContext, RoundOutcome, run_round
-from training.engine.voting import judge
+from engine.config import Policy
+from engine.errors import ModelDivergence
+from engine.exchange import Exchange, InMemoryExchange, MemoryStore
+from engine.quorum import Decision, Vote
+from engine.rounds import RoundContext, RoundOutcome, run_round
+from engine.voting import judge
 
 MEMBERS = ("n0", "n1", "n2")
 

@@ -15,7 +15,7 @@ import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 
-from training.engine.errors import DatasetUnavailable
+from engine.errors import DatasetUnavailable
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -45,8 +45,6 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
 def _file_paths(pattern: str, spec: str, roots: Sequence[Path]) -> list[Path]:
     if not roots:
         raise DatasetUnavailable(f"{spec}: no data roots are allowed on this node (set NCRSH_DATA_DIR)")
-    if ".." in Path(pattern).parts:
-        raise DatasetUnavailable(f"{spec}: '..' is not allowed in dataset paths")
     candidates = [pattern] if os.path.isabs(pattern) else [str(root / pattern) for root in roots]
     paths: list[Path] = []
     for candidate in candidates:
@@ -104,6 +102,50 @@ def _huggingface(spec: str, name: str, max_bytes: int) -> bytes:
     return bytes(out[:max_bytes])
 
 
+def check_spec(spec: str) -> None:
+    """The spec's syntax alone, no I/O (the web request's check); ``DatasetUnavailable`` says why."""
+    kind, sep, rest = spec.partition(":")
+    if not sep:
+        if not spec.replace("-", "").replace("_", "").isalnum():
+            raise DatasetUnavailable(
+                f"{spec}: unknown dataset (use builtin:pystdlib, file:<path>, huggingface:<name>"
+                " or the name of a folder in NCRSH_DATA_DIR)"
+            )
+    elif kind == "builtin":
+        if rest != "pystdlib":
+            raise DatasetUnavailable(f"{spec}: the only builtin dataset is builtin:pystdlib")
+    elif kind == "file":
+        if ".." in Path(rest).parts:
+            raise DatasetUnavailable(f"{spec}: '..' is not allowed in dataset paths")
+        if not rest:
+            raise DatasetUnavailable(f"{spec}: name a file or a glob, e.g. file:corpus/*.txt")
+    elif kind == "huggingface":
+        if not rest:
+            raise DatasetUnavailable(f"{spec}: name the dataset, e.g. huggingface:wikitext/wikitext-2-raw-v1")
+    else:
+        raise DatasetUnavailable(f"{spec}: unknown dataset kind {kind!r} (builtin, file, huggingface)")
+
+
+def locate(spec: str, *, data_roots: Sequence[Path] = (), data_dir: Path | None = None) -> list[Path] | None:
+    """The local files a spec names, found without reading them; None for a hub dataset (only
+    the node that loads it can tell whether it is there)."""
+    check_spec(spec)
+    kind, sep, rest = spec.partition(":")
+    if not sep:
+        if data_dir is None:
+            raise DatasetUnavailable(f"{spec}: no NCRSH_DATA_DIR to find the folder in")
+        folder = data_dir / spec
+        paths = sorted(folder.glob("*.txt")) if folder.is_dir() else []
+        if not paths:
+            raise DatasetUnavailable(f"{spec}: no folder of .txt files at {folder}")
+        return paths
+    if kind == "builtin":
+        return _pystdlib_paths()
+    if kind == "file":
+        return _file_paths(rest, spec, [*data_roots, *([data_dir] if data_dir else [])])
+    return None
+
+
 def load_bytes(
     spec: str,
     *,
@@ -112,27 +154,7 @@ def load_bytes(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> bytes:
     """Read the text a dataset spec names; ``DatasetUnavailable`` says why not."""
-    kind, sep, rest = spec.partition(":")
-    if not sep:
-        if data_dir is None or not spec.replace("-", "").replace("_", "").isalnum():
-            raise DatasetUnavailable(
-                f"{spec}: unknown dataset (use builtin:pystdlib, file:<path>, huggingface:<name>"
-                " or the name of a folder in NCRSH_DATA_DIR)"
-            )
-        folder = data_dir / spec
-        paths = sorted(folder.glob("*.txt")) if folder.is_dir() else []
-        if not paths:
-            raise DatasetUnavailable(f"{spec}: no folder of .txt files at {folder}")
-        return _read_files(paths, spec, max_bytes)
-    if kind == "builtin":
-        if rest != "pystdlib":
-            raise DatasetUnavailable(f"{spec}: the only builtin dataset is builtin:pystdlib")
-        return _read_files(_pystdlib_paths(), spec, max_bytes)
-    if kind == "file":
-        roots = [*data_roots, *([data_dir] if data_dir else [])]
-        return _read_files(_file_paths(rest, spec, roots), spec, max_bytes)
-    if kind == "huggingface":
-        if not rest:
-            raise DatasetUnavailable(f"{spec}: name the dataset, e.g. huggingface:wikitext/wikitext-2-raw-v1")
-        return _huggingface(spec, rest, max_bytes)
-    raise DatasetUnavailable(f"{spec}: unknown dataset kind {kind!r} (builtin, file, huggingface)")
+    paths = locate(spec, data_roots=data_roots, data_dir=data_dir)
+    if paths is None:
+        return _huggingface(spec, spec.partition(":")[2], max_bytes)
+    return _read_files(paths, spec, max_bytes)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from training.engine.errors import DatasetUnavailable
+from engine.errors import DatasetUnavailable
 
 
 def encode(text: str) -> torch.Tensor:

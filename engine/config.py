@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from training.engine.errors import AggregatorBoundError
+from engine.errors import AggregatorBoundError
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,9 @@ class TrainConfig:
     def total_steps(self, steps_per_epoch: int) -> int:
         return self.max_steps if self.max_steps is not None else self.epochs * steps_per_epoch
 
+
+# How an update travels (engine/wire.py): a float dtype, or blockwise int8; decoded to float32.
+WIRE_FORMATS = ("float32", "float16", "bfloat16", "int8")
 
 AGGREGATORS = ("mean", "trimmed_mean", "median", "krum")
 
@@ -205,5 +208,12 @@ class Policy:
         if self.kappa <= 1.0 or self.epsilon < 0 or self.deadline_s <= 0:
             raise ValueError("kappa must exceed 1, epsilon be >= 0 and deadline_s positive")
 
+    @staticmethod
+    def majority(members: int) -> int:
+        """More than half of ``members``: the fewest nodes that may decide anything (a minority
+        never forks the model)."""
+        return members // 2 + 1
+
     def required(self, members: int) -> int:
-        return self.min_participants if self.min_participants is not None else members // 2 + 1
+        """Accepted proposals a round needs to commit: ``min_participants``, else a majority."""
+        return self.min_participants if self.min_participants is not None else self.majority(members)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from training.engine.config import ModelConfig
+from engine.config import ModelConfig
 
 
 class CausalSelfAttention(nn.Module):

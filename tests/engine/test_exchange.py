@@ -5,8 +5,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from engine.exchange import CorruptUpdate, Exchange, RedisExchange, decode_update, encode_update
 from tests.support.services import redis_url
-from training.engine.exchange import CorruptUpdate, Exchange, RedisExchange, decode_update, encode_update
 
 
 @pytest.mark.parametrize(("wire", "tolerance"), [("float32", 0.0), ("float16", 1e-3), ("bfloat16", 1e-2)])

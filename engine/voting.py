@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from training.engine.quorum import Vote
+from engine.quorum import Vote
 
 
 def judge(

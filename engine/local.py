@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from training.engine.data import Corpus
-from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
-from training.engine.node import NodeResult, NodeSpec, Reporter, Resume, train_node
+from engine.data import Corpus
+from engine.exchange import Exchange, InMemoryExchange, MemoryStore
+from engine.node import NodeResult, NodeSpec, Reporter, Resume, train_node
 
 
 def run_local_swarm(

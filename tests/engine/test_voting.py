@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from training.engine.config import Policy
-from training.engine.quorum import Decision, Vote, tally
-from training.engine.voting import judge
+from engine.config import Policy
+from engine.quorum import Decision, Vote, tally
+from engine.voting import judge
 
 
 def test_judge_rejects_non_finite_and_oversized_updates() -> None:

@@ -23,8 +23,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from training.engine.errors import CheckpointCorrupt
-from training.engine.files import METADATA_KEY, header_metadata
+from engine.errors import CheckpointCorrupt
+from engine.files import METADATA_KEY, header_metadata
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import cast
 import torch
 from torch import nn
 
-from training.engine.config import TrainConfig
-from training.engine.model import GPT
+from engine.config import TrainConfig
+from engine.model import GPT
 
 
 def lr_factor(step: int, *, warmup: int, total: int) -> float:

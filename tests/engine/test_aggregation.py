@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from training.engine.aggregation import aggregate
-from training.engine.config import AggregatorConfig
-from training.engine.errors import AggregatorBoundError
+from engine.aggregation import aggregate
+from engine.config import AggregatorConfig
+from engine.errors import AggregatorBoundError
 
 
 def _updates(*values: float) -> list[torch.Tensor]:

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from training.engine.config import ModelConfig, default, tiny
-from training.engine.model import build_model
-from training.engine.node import params_vector
+from engine.config import ModelConfig, default, tiny
+from engine.model import build_model
+from engine.strategies import params_vector
 
 
 def test_the_same_seed_gives_identical_weights_and_another_seed_does_not() -> None:

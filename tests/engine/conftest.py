@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from engine.data import Corpus
+from engine.datasets import load_bytes
+from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 from tests.support.services import redis_url
-from training.engine.data import Corpus
-from training.engine.datasets import load_bytes
-from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 
 # ../shared beside the checkout, as laid out for sessions and CI.
-SHARED_DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.engine.checkpoint import load_checkpoint, save_checkpoint
-from training.engine.config import tiny
-from training.engine.errors import CheckpointCorrupt
-from training.engine.files import file_sha256
-from training.engine.model import build_model
+from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.config import tiny
+from engine.errors import CheckpointCorrupt
+from engine.files import file_sha256
+from engine.model import build_model
 
 METADATA = {"model_config": tiny().to_dict(), "session": "training_1", "round": 3, "step": 60}
 

@@ -9,13 +9,13 @@ from collections.abc import Callable, Mapping
 import pytest
 import torch
 
-from training.engine.config import AggregatorConfig, Policy, TrainConfig, make_strategy, tiny
-from training.engine.data import Corpus, validation_batches
-from training.engine.exchange import Exchange, InMemoryExchange, MemoryStore
-from training.engine.local import run_local_swarm
-from training.engine.model import build_model
-from training.engine.node import OUTER_MOMENTUM, NodeResult, NodeSpec, Resume, node_batches, train_node
-from training.engine.trainer import Trainer, evaluate
+from engine.config import AggregatorConfig, Policy, TrainConfig, make_strategy, tiny
+from engine.data import Corpus, validation_batches
+from engine.exchange import Exchange, InMemoryExchange, MemoryStore
+from engine.local import run_local_swarm
+from engine.model import build_model
+from engine.node import OUTER_MOMENTUM, NodeResult, NodeSpec, Resume, node_batches, train_node
+from engine.trainer import Trainer, evaluate
 
 TWO = ("node_a", "node_b")
 FOUR = ("node_a", "node_b", "node_c", "node_d")

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.engine.data import Batches, Corpus, decode, encode
-from training.engine.datasets import load_bytes
-from training.engine.errors import DatasetUnavailable
+from engine.data import Batches, Corpus, decode, encode
+from engine.datasets import load_bytes
+from engine.errors import DatasetUnavailable
 
 
 def test_bytes_round_trip() -> None:

@@ -1,0 +1,361 @@
+"""Where a round's proposals, votes and decision meet.
+
+An ``Exchange`` is a per-node handle on a shared space of keys with write-once decisions:
+``InMemoryExchange`` (nodes as threads of one process) and ``RedisExchange`` (nodes anywhere).
+Each handle counts the bytes its node sent and received (an update counts its wire size).
+
+Small values (votes, decisions) are bytes. Proposals are tensors with metadata: the in-memory
+exchange hands the packed tensor itself to the receivers (no serialisation, no copy to the host,
+whatever the device); Redis moves bytes: a header (wire format, length, metadata, one XXH3-128
+checksum per chunk) and the payload in chunks of at most ``CHUNK_BYTES``, written before the
+header and fetched one by one, so no Redis value nears its 512 MB limit and a receiver decodes
+as the chunks arrive. The checksum catches corruption on the way at memory speed (a sha256 of a
+default-size update costs more than sending it); authenticity is the voting's job.
+
+A round's keys live until every member has taken its decision (``done``): the last member to
+finish the round deletes them. In Redis they also expire (``ttl_s``) as a backstop for members
+that never come back.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import time
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import torch
+import xxhash
+
+from engine.wire import Packed, byte_length, from_bytes, pack, to_bytes, unpack
+
+CHUNK_BYTES = 64 * 1024 * 1024
+_HEADER = struct.Struct("<I")
+
+
+class CorruptUpdate(ValueError):
+    """An update whose bytes do not match its header."""
+
+
+def checksum(data: bytes | bytearray | memoryview) -> str:
+    return f"xxh3_128:{xxhash.xxh3_128_hexdigest(data)}"
+
+
+def _from_buffer(payload: bytes | bytearray | memoryview, wire: str, numel: int) -> Packed:
+    with warnings.catch_warnings():  # a view of received, read-only bytes: read, never written
+        warnings.simplefilter("ignore", UserWarning)
+        return from_bytes(payload, wire, numel)
+
+
+def encode_update(vector: torch.Tensor, meta: Mapping[str, Any], *, wire_dtype: str = "float32") -> bytes:
+    """One self-contained blob (header + payload): an update as a file or a single value."""
+    parts = to_bytes(pack(vector, wire_dtype))
+    header = json.dumps(
+        {"dtype": wire_dtype, "numel": vector.numel(), "checksum": checksum(b"".join(parts)), "meta": meta}
+    ).encode()
+    return b"".join((_HEADER.pack(len(header)), header, *parts))
+
+
+def decode_update(blob: bytes) -> tuple[torch.Tensor, dict[str, Any]]:
+    """(float32 vector on the CPU, metadata); ``CorruptUpdate`` if the bytes were altered or cut."""
+    try:
+        (length,) = _HEADER.unpack_from(blob)
+        header = json.loads(blob[_HEADER.size : _HEADER.size + length])
+        payload = memoryview(blob)[_HEADER.size + length :]
+        wire, numel = str(header["dtype"]), int(header["numel"])
+    except (struct.error, ValueError, KeyError, TypeError) as exc:
+        raise CorruptUpdate(f"unreadable update header: {exc}") from None
+    if checksum(payload) != header["checksum"]:
+        raise CorruptUpdate("update bytes do not match their checksum")
+    try:
+        packed = _from_buffer(payload, wire, numel)
+    except (ValueError, KeyError) as exc:
+        raise CorruptUpdate(f"update length does not match its header: {exc}") from None
+    return unpack(packed), dict(header["meta"])
+
+
+@dataclass
+class Arrival:
+    """A peer's proposal as received: the decoded float32 vector (on the receiver's device), or
+    why it could not be read; its wire size and the seconds its fetch took."""
+
+    key: str
+    vector: torch.Tensor | None
+    meta: dict[str, Any]
+    nbytes: int
+    seconds: float
+    error: str = ""
+
+
+class Exchange(ABC):
+    """One node's handle. Waiting returns what arrived by the deadline; late keys are left out."""
+
+    poll_interval = 0.005
+
+    def __init__(self) -> None:
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    # --- small values --------------------------------------------------------------------------
+    def put(self, key: str, value: bytes) -> None:
+        self._put(key, value)
+        self.bytes_sent += len(value)
+
+    def put_if_absent(self, key: str, value: bytes) -> bytes:
+        """Write-once: the first writer's value wins and every caller gets it back."""
+        stored = self._put_if_absent(key, value)
+        self.bytes_sent += len(value)
+        self.bytes_received += len(stored)
+        return stored
+
+    def arrivals(
+        self, keys: Sequence[str], *, until: float, cancelled: Callable[[], bool] = lambda: False
+    ) -> Iterator[tuple[str, bytes]]:
+        """Yield ``(key, value)`` as each key appears, until all have, ``until`` (a
+        ``time.monotonic()`` deadline) passes or ``cancelled()``; late keys are left out."""
+        for key, value in self._poll(keys, self._get_present, until=until, cancelled=cancelled):
+            self.bytes_received += len(value)
+            yield key, value
+
+    def wait(
+        self, keys: Sequence[str], *, until: float, cancelled: Callable[[], bool] = lambda: False
+    ) -> dict[str, bytes]:
+        """Everything of ``keys`` that arrives by ``until`` (or before ``cancelled()``)."""
+        return dict(self.arrivals(keys, until=until, cancelled=cancelled))
+
+    # --- proposals -----------------------------------------------------------------------------
+    def propose(self, key: str, update: torch.Tensor, meta: Mapping[str, Any], *, wire: str) -> torch.Tensor:
+        """Publish ``update`` in the wire format; returns what the receivers will decode from it
+        (float32, on ``update``'s device): the proposer's own view of its proposal."""
+        packed = pack(update, wire)
+        self._propose(key, packed, dict(meta))
+        self.bytes_sent += packed.nbytes + len(json.dumps(dict(meta)))
+        return unpack(packed)
+
+    def proposals(
+        self,
+        keys: Sequence[str],
+        *,
+        device: torch.device,
+        until: float,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> Iterator[Arrival]:
+        """Each proposal of ``keys`` as it arrives (decoded onto ``device``), until all have,
+        the deadline, or ``cancelled()``. Work on early ones while later ones are on their way."""
+        for key, header in self._poll(keys, self._proposal_headers, until=until, cancelled=cancelled):
+            started = time.perf_counter()
+            arrival = self._fetch(key, header, device)
+            arrival.seconds = time.perf_counter() - started
+            self.bytes_received += arrival.nbytes
+            yield arrival
+
+    def done(self, round_prefix: str, node: str, members: Sequence[str]) -> None:
+        """``node`` has its decision of the round under ``round_prefix``; the last of ``members``
+        to say so deletes the round's keys."""
+        if self._ack(round_prefix, node) >= len(set(members)):
+            self._forget(round_prefix)
+
+    # --- what a backend provides ---------------------------------------------------------------
+    def _poll(
+        self,
+        keys: Sequence[str],
+        get: Callable[[Sequence[str]], Mapping[str, Any]],
+        *,
+        until: float,
+        cancelled: Callable[[], bool],
+    ) -> Iterator[tuple[str, Any]]:
+        missing = list(keys)
+        while missing:
+            present = get(missing)
+            yield from present.items()
+            missing = [k for k in missing if k not in present]
+            if not missing or time.monotonic() >= until or cancelled():
+                return
+            time.sleep(self.poll_interval)
+
+    @abstractmethod
+    def _put(self, key: str, value: bytes) -> None: ...
+
+    @abstractmethod
+    def _put_if_absent(self, key: str, value: bytes) -> bytes: ...
+
+    @abstractmethod
+    def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    @abstractmethod
+    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival: ...
+
+    @abstractmethod
+    def _ack(self, round_prefix: str, node: str) -> int: ...
+
+    @abstractmethod
+    def _forget(self, round_prefix: str) -> None: ...
+
+
+class MemoryStore:
+    """The shared space of in-process nodes: bytes for small values, packed tensors for proposals."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.acks: dict[str, set[str]] = {}
+        self.lock = threading.Lock()
+
+    def keys(self) -> list[str]:
+        with self.lock:
+            return list(self.data)
+
+
+class InMemoryExchange(Exchange):
+    def __init__(self, store: MemoryStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def _put(self, key: str, value: bytes) -> None:
+        with self.store.lock:
+            self.store.data[key] = value
+
+    def _put_if_absent(self, key: str, value: bytes) -> bytes:
+        with self.store.lock:
+            stored = self.store.data.setdefault(key, value)
+        assert isinstance(stored, bytes)
+        return stored
+
+    def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]:
+        with self.store.lock:
+            return {k: self.store.data[k] for k in keys if k in self.store.data}
+
+    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> None:
+        self._put(key, (packed, meta))  # type: ignore[arg-type]
+
+    def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
+        return self._get_present(keys)
+
+    def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
+        packed, meta = header  # what a byte exchange would move: the codes and the metadata
+        return Arrival(key, unpack(packed, device), dict(meta), packed.nbytes + len(json.dumps(meta)), 0.0)
+
+    def _ack(self, round_prefix: str, node: str) -> int:
+        with self.store.lock:
+            acks = self.store.acks.setdefault(round_prefix, set())
+            acks.add(node)
+            return len(acks)
+
+    def _forget(self, round_prefix: str) -> None:
+        with self.store.lock:
+            for key in [k for k in self.store.data if k.startswith(round_prefix)]:
+                del self.store.data[key]
+            self.store.acks.pop(round_prefix, None)
+
+
+class RedisExchange(Exchange):
+    """Keys live under ``prefix``; every key of a round is listed in the round's index set, so
+    the round is deleted in one step, and expires after ``ttl_s`` if it never is. Polling is one
+    MGET of the keys still missing: an absent key costs nothing, a present value is read once."""
+
+    def __init__(self, url: str, *, prefix: str = "ncrsh:exchange", ttl_s: int = 3600) -> None:
+        super().__init__()
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        self.prefix, self.ttl_s = prefix, ttl_s
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:{key}"
+
+    def _index(self, key: str) -> str:
+        """The set listing the keys of ``key``'s round (``session:rN``)."""
+        return self._key(":".join(key.split(":")[:2]) + ":#keys")
+
+    def _set(self, pipe: Any, key: str, value: bytes | memoryview, *, nx: bool = False) -> None:
+        pipe.sadd(self._index(key), self._key(key))
+        pipe.expire(self._index(key), self.ttl_s)
+        pipe.set(self._key(key), value, ex=self.ttl_s, nx=nx)
+
+    def _put(self, key: str, value: bytes) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        self._set(pipe, key, value)
+        pipe.execute()
+
+    def _put_if_absent(self, key: str, value: bytes) -> bytes:
+        pipe = self.client.pipeline(transaction=False)
+        self._set(pipe, key, value, nx=True)
+        if pipe.execute()[-1]:
+            return value
+        stored = self.client.get(self._key(key))
+        assert isinstance(stored, bytes)
+        return stored
+
+    def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]:
+        if not keys:
+            return {}
+        values = self.client.mget([self._key(k) for k in keys])
+        return {k: v for k, v in zip(keys, values, strict=True) if isinstance(v, bytes)}
+
+    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> None:
+        payload = b"".join(to_bytes(packed)) if packed.scales is not None else to_bytes(packed)[0]
+        view = memoryview(payload)
+        chunks = [view[i : i + CHUNK_BYTES] for i in range(0, len(view), CHUNK_BYTES)]
+        for i, chunk in enumerate(chunks):  # one chunk per request: no value, no buffer above the limit
+            pipe = self.client.pipeline(transaction=False)
+            self._set(pipe, f"{key}:chunk{i}", chunk)
+            pipe.execute()
+        header = {
+            "dtype": packed.wire,
+            "numel": packed.numel,
+            "checksums": [checksum(chunk) for chunk in chunks],
+            "meta": meta,
+        }
+        self._put(key, json.dumps(header).encode())  # last: its presence means every chunk is there
+
+    def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
+        return self._get_present(keys)
+
+    def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
+        received = len(header)
+        try:
+            described = json.loads(header)
+            wire, numel, sums = str(described["dtype"]), int(described["numel"]), list(described["checksums"])
+            meta = dict(described["meta"])
+            buffer = bytearray(byte_length(wire, numel))
+        except (ValueError, KeyError, TypeError) as exc:
+            return Arrival(key, None, {}, received, 0.0, f"corrupt: unreadable update header: {exc}")
+        offset = 0
+        for i, expected in enumerate(sums):
+            chunk = self.client.get(self._key(f"{key}:chunk{i}"))
+            if not isinstance(chunk, bytes):
+                return Arrival(key, None, meta, received, 0.0, f"corrupt: chunk {i} of {len(sums)} is gone")
+            received += len(chunk)
+            if checksum(chunk) != expected or offset + len(chunk) > len(buffer):
+                return Arrival(key, None, meta, received, 0.0, "corrupt: update bytes do not match their checksum")
+            buffer[offset : offset + len(chunk)] = chunk
+            offset += len(chunk)
+        if offset != len(buffer):
+            return Arrival(key, None, meta, received, 0.0, "corrupt: update length does not match its header")
+        vector = unpack(_from_buffer(buffer, wire, numel), device)
+        return Arrival(key, vector, meta, received, 0.0)
+
+    def _ack(self, round_prefix: str, node: str) -> int:
+        acks = self._key(f"{round_prefix}#acks")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd(acks, node)
+        pipe.expire(acks, self.ttl_s)
+        pipe.scard(acks)
+        return int(pipe.execute()[-1])
+
+    def _forget(self, round_prefix: str) -> None:
+        index = self._key(f"{round_prefix}#keys")
+        keys = list(self.client.smembers(index))
+        self.client.delete(*keys, index, self._key(f"{round_prefix}#acks"))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,323 @@
+"""A node's whole run: inner steps, rounds with its peers, progress reports, stopping."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+import xxhash
+
+from engine.config import ModelConfig, Policy, Strategy, TrainConfig
+from engine.data import Batches, Corpus, validation_batches
+from engine.exchange import Exchange
+from engine.faults import FAULTS, FaultyExchange
+from engine.model import GPT, build_model
+from engine.rounds import Ledger, RoundContext, RoundOutcome, run_round
+from engine.strategies import OuterSync, copy_into, make_sync
+from engine.trainer import Trainer, evaluate
+from engine.voting import judge
+from engine.wire import pack, to_bytes
+
+
+class Reporter(Protocol):
+    """How a node tells the world how it is doing; the Django side plugs in DB/events/metrics."""
+
+    def log(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+    def round(
+        self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
+    ) -> None:
+        """After each round, at inner step ``step``; ``state()`` gives the swarm's global state
+        (weights and outer momentum, on the CPU) if wanted: enough for a node to rejoin."""
+
+
+class NullReporter:
+    def log(self, metrics: Mapping[str, float], step: int) -> None:
+        pass
+
+    def round(
+        self, outcome: RoundOutcome, model_hash: str, state: Callable[[], dict[str, torch.Tensor]], step: int
+    ) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """fault: test-only fault injection of this node (engine/faults.py): its updates scaled
+    (x1000), sign-flipped or NaN, or slow (it proposes half a deadline after the round's
+    deadline: a straggler)."""
+
+    node_id: str
+    members: tuple[str, ...]
+    model: ModelConfig
+    train: TrainConfig
+    strategy: Strategy
+    policy: Policy = field(default_factory=Policy)
+    session: str = "session"
+    fault: str | None = None
+    wire_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.node_id not in self.members:
+            raise ValueError(f"{self.node_id} is not one of the members {self.members}")
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"fault must be one of {', '.join(FAULTS)}")
+
+
+OUTER_MOMENTUM = "ncrsh.outer_momentum"  # the outer optimizer's buffer, saved beside the weights
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a node (re)joins a running session: after ``rounds`` committed rounds, at inner
+    step ``step``, from the swarm's global state (weights, plus the outer momentum under
+    OUTER_MOMENTUM). The inner optimizer starts afresh: it is local to the node."""
+
+    rounds: int
+    step: int
+    state: Mapping[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    index: int
+    step: int
+    committed: bool
+    model_hash: str
+    accepted: tuple[str, ...]
+    rejected: tuple[str, ...]
+    reason: str
+    seconds: float
+    partition: bool
+
+
+@dataclass
+class NodeResult:
+    node_id: str
+    steps: int
+    rounds: list[RoundRecord]
+    val_loss: float
+    val_accuracy: float
+    state: dict[str, torch.Tensor]
+    model_hash: str
+    bytes_sent: int
+    bytes_received: int
+    compute_seconds: float
+    exchange_seconds: float
+    stopped: bool
+
+
+def fingerprint(vector: torch.Tensor) -> str:
+    """The identity of a model's weights within a session: XXH3-128 of their float32 bytes,
+    copied off the device through pinned memory (a sha256 of a 100M-parameter model costs a
+    quarter of a second; files that are stored and audited keep their sha256, see checkpoint)."""
+    return "xxh3:" + xxhash.xxh3_128_hexdigest(to_bytes(pack(vector, "float32"))[0])
+
+
+def cpu_state(model: GPT) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+
+
+class _Probe:
+    """Held-out loss of candidate weights on this node's own validation batch, in a scratch copy."""
+
+    def __init__(self, model: GPT, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> None:
+        self.model, self.batch, self.device = copy.deepcopy(model), [batch], device
+
+    def loss(self, vector: torch.Tensor) -> float:
+        copy_into(list(self.model.parameters()), vector)
+        return evaluate(self.model, self.batch, device=self.device)[0]
+
+
+def node_batches(spec: NodeSpec, corpus: Corpus) -> Batches:
+    """The node's training batches: its own shard, in an order fixed by the seed and its rank."""
+    rank = spec.members.index(spec.node_id)
+    return Batches(
+        corpus.shard(rank, len(spec.members)),
+        batch_size=spec.train.batch_size,
+        seq_len=spec.model.seq_len,
+        seed=spec.train.seed * 1009 + rank + 1,
+    )
+
+
+def train_node(
+    spec: NodeSpec,
+    *,
+    corpus: Corpus,
+    exchange: Exchange,
+    reporter: Reporter | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    device: torch.device | None = None,
+    initial_state: Mapping[str, torch.Tensor] | None = None,
+    resume: Resume | None = None,
+    ledger: Ledger | None = None,
+) -> NodeResult:
+    """Train ``spec``'s node to its last step (or a stop request), in rounds with its peers."""
+    if spec.fault is not None:
+        exchange = FaultyExchange(exchange, spec.fault, delay_s=spec.policy.deadline_s * 1.5)
+    run = _NodeRun(spec, corpus, exchange, reporter or NullReporter(), should_stop, device or torch.device("cpu"))
+    return run.train(initial_state, resume, ledger)
+
+
+class _NodeRun:
+    """One node's run: its model, data, trainer and strategy, and the loop over its steps."""
+
+    def __init__(
+        self,
+        spec: NodeSpec,
+        corpus: Corpus,
+        exchange: Exchange,
+        reporter: Reporter,
+        should_stop: Callable[[], bool],
+        device: torch.device,
+    ) -> None:
+        self.spec, self.corpus, self.exchange, self.reporter = spec, corpus, exchange, reporter
+        self.should_stop, self.device = should_stop, device
+        self.records: list[RoundRecord] = []
+        self.compute_s = self.exchange_s = 0.0
+
+    def train(
+        self, initial_state: Mapping[str, torch.Tensor] | None, resume: Resume | None, ledger: Ledger | None
+    ) -> NodeResult:
+        spec, device = self.spec, self.device
+        rank = spec.members.index(spec.node_id)
+        model = build_model(spec.model, seed=spec.train.seed)
+        start = resume.state if resume is not None else initial_state
+        if start is not None:
+            model.load_state_dict({k: v for k, v in start.items() if k != OUTER_MOMENTUM})
+        model.to(device)
+        batches = node_batches(spec, self.corpus)
+        val = validation_batches(
+            self.corpus.val,
+            batch_size=spec.train.batch_size,
+            seq_len=spec.model.seq_len,
+            max_batches=spec.train.eval_batches,
+        )
+        total = spec.train.total_steps(batches.steps_per_epoch)
+        first_step = resume.step if resume is not None else 0
+        trainer = Trainer(model, spec.train, total_steps=total, device=device, start_step=first_step)
+        self.model, self.trainer = model, trainer
+        self.probe = _Probe(model, val[rank % len(val)], device) if spec.policy.check_loss else None
+        self.ctx = RoundContext(
+            self.exchange,
+            spec.session,
+            spec.node_id,
+            spec.members,
+            spec.policy,
+            spec.wire_dtype,
+            self.should_stop,
+            ledger,
+        )
+        self.sync = make_sync(model, trainer, spec.strategy)
+        if isinstance(self.sync, OuterSync) and resume is not None and OUTER_MOMENTUM in resume.state:
+            self.sync.momentum = resume.state[OUTER_MOMENTUM]
+        batches.skip(first_step)
+        self.base_hash = fingerprint(self.sync.global_params())
+        self.rounds = resume.rounds if resume is not None else 0
+
+        stopped, step = False, first_step
+        window_start, window_tokens = time.perf_counter(), 0
+        for step in range(first_step, total):
+            if self.should_stop():
+                stopped = True
+                break
+            started = time.perf_counter()
+            report = (step + 1) % spec.train.log_every == 0 or step == total - 1
+            loss, accuracy = trainer.forward_backward(*batches.next(), measure=report)
+            window_tokens += spec.train.batch_size * spec.model.seq_len
+            in_round = self.exchange_s
+            outcome = self.sync.after_backward(step, step == total - 1, functools.partial(self._round, step, loss))
+            self.compute_s += time.perf_counter() - started - (self.exchange_s - in_round)
+            if outcome is not None:
+                self._record(outcome, step)
+            if report:
+                assert accuracy is not None
+                elapsed = max(1e-9, time.perf_counter() - window_start)
+                self.reporter.log(
+                    {
+                        "loss": float(loss),
+                        "accuracy": float(accuracy),
+                        "tokens_per_s": window_tokens / elapsed,
+                        "epoch": batches.epoch,
+                        "batch_progress": batches.batch_progress,
+                        "lr": trainer.optimizer.param_groups[0]["lr"],
+                        "round": self.rounds,
+                    },
+                    step + 1,
+                )
+                window_start, window_tokens = time.perf_counter(), 0
+
+        val_loss, val_accuracy = trainer.evaluate(val)  # the model holds the swarm's global weights
+        return NodeResult(
+            node_id=spec.node_id,
+            steps=step + (0 if stopped else 1),
+            rounds=self.records,
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            state=cpu_state(model),
+            model_hash=self.base_hash,
+            bytes_sent=self.exchange.bytes_sent,
+            bytes_received=self.exchange.bytes_received,
+            compute_seconds=self.compute_s,
+            exchange_seconds=self.exchange_s,
+            stopped=stopped,
+        )
+
+    def _round(
+        self, step: int, loss: torch.Tensor, update: torch.Tensor, base: torch.Tensor, scale: float
+    ) -> RoundOutcome:
+        """A round with this node's ``update``; the held-out probe (if on) judges each proposal
+        by the loss of ``base - scale * proposal``. Its time counts as exchange time."""
+        started = time.perf_counter()
+        spec, probe = self.spec, self.probe
+        base_loss = probe.loss(base) if probe else None
+        outcome = run_round(
+            self.ctx,
+            self.rounds,
+            update,
+            base_hash=self.base_hash,
+            meta={"step": step, "samples": spec.train.batch_size * (step + 1), "loss": float(loss)},
+            judge=lambda updates: judge(
+                updates,
+                voter=spec.node_id,
+                kappa=spec.policy.kappa,
+                epsilon=spec.policy.epsilon,
+                base_loss=base_loss,
+                loss_after=(lambda u: probe.loss(base - scale * u)) if probe else None,
+            ),
+        )
+        self.exchange_s += time.perf_counter() - started
+        return outcome
+
+    def _record(self, outcome: RoundOutcome, step: int) -> None:
+        """After a round (and its optimizer step): hash the swarm's weights once, record, report."""
+        started = time.perf_counter()
+        self.base_hash = fingerprint(self.sync.global_params())
+        self.rounds += 1
+        decision = outcome.decision
+        self.records.append(
+            RoundRecord(
+                outcome.index,
+                step,
+                outcome.committed,
+                self.base_hash,
+                decision.accepted,
+                decision.rejected,
+                decision.reason,
+                outcome.seconds,
+                outcome.partition,
+            )
+        )
+        self.reporter.round(outcome, self.base_hash, self._global_state, step + 1)
+        self.exchange_s += time.perf_counter() - started
+
+    def _global_state(self) -> dict[str, torch.Tensor]:
+        state = cpu_state(self.model)
+        if self.sync.momentum is not None:
+            state[OUTER_MOMENTUM] = self.sync.momentum.detach().cpu().clone()
+        return state

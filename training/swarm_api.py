@@ -1,0 +1,114 @@
+"""The views under other apps' URLs that need a training session (their URLs stay where the
+spec puts them; the code lives here, in the app that owns sessions, so imports go one way):
+network topology and metrics, consensus status, and saving a session's model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from consensus import selectors as consensus_selectors
+from consensus.api import ConsensusStatusSerializer
+from consensus.models import RoundStatus
+from engine.config import Policy
+from models_store.api import CheckpointSerializer, SaveInputSerializer
+from ncrsh_site.api import SwarmApi, error_responses
+from nodes import selectors as node_selectors
+from nodes.api import NetworkMetricsSerializer, TopologySerializer
+from nodes.models import ALIVE_STATUSES, Node
+from training import selectors, services
+from training.models import SessionStatus
+
+
+class NetworkQuerySerializer(serializers.Serializer):
+    session = serializers.CharField(required=False, help_text="a session id; absent: the running or latest session")
+
+
+def _session_members(request: Request) -> tuple[str | None, list[str]]:
+    query = NetworkQuerySerializer(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    session = (
+        selectors.session_get(session_id=query.validated_data["session"])
+        if "session" in query.validated_data
+        else selectors.session_latest()
+    )
+    if session is None:
+        return None, []
+    return session.id, list(session.plan.members)
+
+
+class NetworkTopologyApi(SwarmApi):
+    @extend_schema(
+        operation_id="network_topology",
+        parameters=[NetworkQuerySerializer],
+        responses={200: TopologySerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        session_id, members = _session_members(request)
+        body = node_selectors.network_topology(session_id=session_id, members=members)
+        return Response(TopologySerializer(body).data)
+
+
+class NetworkMetricsApi(SwarmApi):
+    @extend_schema(
+        operation_id="network_metrics",
+        parameters=[NetworkQuerySerializer],
+        responses={200: NetworkMetricsSerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        session_id, members = _session_members(request)
+        body = node_selectors.network_metrics(session_id=session_id, members=members)
+        return Response(NetworkMetricsSerializer(body).data)
+
+
+class ConsensusStatusApi(SwarmApi):
+    @extend_schema(operation_id="consensus_status", responses={200: ConsensusStatusSerializer, **error_responses(404)})
+    def get(self, request: Request) -> Response:
+        session = selectors.session_current()
+        plan = session.plan
+        members = list(plan.members)
+        latest = consensus_selectors.round_latest(session_id=session.id)
+        alive = Node.objects.filter(id__in=members, status__in=ALIVE_STATUSES).count()
+        history = consensus_selectors.decision_history(session_id=session.id)
+        last = history.filter(round=latest).first() if latest else None
+        running = session.status == SessionStatus.RUNNING
+        voting = latest is not None and latest.status == RoundStatus.OPEN and running
+        body = {
+            "session_id": session.id,
+            "session_status": session.status,
+            "round": latest.index if latest else None,
+            "round_id": latest.public_id if latest else None,
+            "phase": "voting" if voting else "training" if running else session.status,
+            "deadline": latest.deadline if latest else None,
+            "proposals": [consensus_selectors.proposal_summary(p) for p in latest.proposals.all()] if latest else [],
+            "quorum": plan.policy.quorum,
+            "require_operator_approval": plan.policy.require_operator_approval,
+            "min_participants": plan.policy.required(len(members)),
+            "aggregator": dataclasses.asdict(plan.policy.aggregator),
+            "members": members,
+            "nodes_alive": alive,
+            "partition": bool(members) and alive < Policy.majority(len(members)),
+            "last_decision": consensus_selectors.decision_summary(last) if last else None,
+        }
+        return Response(ConsensusStatusSerializer(body).data)
+
+
+class ModelSaveApi(SwarmApi):
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        operation_id="models_save",
+        request=SaveInputSerializer,
+        responses={201: CheckpointSerializer, **error_responses(400, 403, 404, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        body = SaveInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        session_id = body.validated_data.get("session_id")
+        session = selectors.session_get(session_id=session_id) if session_id else selectors.session_current()
+        checkpoint = services.session_snapshot(session=session)
+        return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
