@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from engine.config import PRESETS, ModelConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -40,3 +42,11 @@ def write_results(name: str, payload: Mapping[str, Any]) -> Path:
     path.write_text(json.dumps(record, indent=2, default=str))
     print(f"\nwrote {path.relative_to(ROOT)}")
     return path
+
+
+def model_config(preset: str, shape: str | None = None) -> ModelConfig:
+    """A preset, or ``hidden,layers,heads,seq_len`` (e.g. 768,12,12,1024: GPT-2 small's shape)."""
+    if shape is None:
+        return PRESETS[preset]()
+    hidden, layers, heads, seq_len = (int(part) for part in shape.split(","))
+    return ModelConfig(hidden_size=hidden, num_layers=layers, num_heads=heads, seq_len=seq_len)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from bench._common import print_table, write_results
+from bench._common import model_config, print_table, write_results
 from engine.config import PRESETS, TrainConfig
 from engine.model import GPT, build_model
 from engine.trainer import Trainer
@@ -66,6 +66,7 @@ def timed(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    parser.add_argument("--shape", help="hidden,layers,heads,seq_len (overrides --preset), e.g. 768,12,12,1024")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
@@ -75,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
-    config = PRESETS[args.preset]()
+    config = model_config(args.preset, args.shape)
     train = TrainConfig(batch_size=args.batch_size, learning_rate=1e-3, compile=args.compile, warmup_steps=1)
     engine_model, plain_model = build_model(config, seed=0).to(device), build_model(config, seed=0).to(device)
     plain = plain_loop(torch.compile(plain_model) if args.compile else plain_model, train, device)  # type: ignore[arg-type]
@@ -97,7 +98,8 @@ def main() -> None:
     # 6N per token for the matmuls, plus attention: 12 * layers * hidden * seq_len.
     flops_per_token = 6 * params + 12 * config.num_layers * config.hidden_size * config.seq_len
     rows = [["engine", engine_tps], ["plain PyTorch", plain_tps]]
-    print(f"preset {args.preset} ({params / 1e6:.1f}M parameters), device {device}, batch {args.batch_size}")
+    name = args.shape or args.preset
+    print(f"model {name} ({params / 1e6:.1f}M parameters), device {device}, batch {args.batch_size}")
     print_table(["loop", "tokens/s"], rows)
     print(f"\nengine / plain tokens/s: {ratio:.3f} (target >= 0.95)")
     result: dict[str, object] = {
@@ -111,7 +113,7 @@ def main() -> None:
         mfu = engine_tps * flops_per_token / (args.peak_tflops * 1e12)
         print(f"engine MFU: {mfu:.1%} of {args.peak_tflops:.0f} TFLOP/s")
         result["mfu"] = mfu
-    write_results(f"overhead-{args.preset}-{device.type}{'-compiled' if args.compile else ''}", result)
+    write_results(f"overhead-{name}-{device.type}{'-compiled' if args.compile else ''}", result)
 
 
 if __name__ == "__main__":

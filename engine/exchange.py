@@ -23,7 +23,6 @@ import json
 import struct
 import threading
 import time
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,12 +46,6 @@ def checksum(data: bytes | bytearray | memoryview) -> str:
     return f"xxh3_128:{xxhash.xxh3_128_hexdigest(data)}"
 
 
-def _from_buffer(payload: bytes | bytearray | memoryview, wire: str, numel: int) -> Packed:
-    with warnings.catch_warnings():  # a view of received, read-only bytes: read, never written
-        warnings.simplefilter("ignore", UserWarning)
-        return from_bytes(payload, wire, numel)
-
-
 def encode_update(vector: torch.Tensor, meta: Mapping[str, Any], *, wire_dtype: str = "float32") -> bytes:
     """One self-contained blob (header + payload): an update as a file or a single value."""
     parts = to_bytes(pack(vector, wire_dtype))
@@ -74,7 +67,7 @@ def decode_update(blob: bytes) -> tuple[torch.Tensor, dict[str, Any]]:
     if checksum(payload) != header["checksum"]:
         raise CorruptUpdate("update bytes do not match their checksum")
     try:
-        packed = _from_buffer(payload, wire, numel)
+        packed = from_bytes(payload, wire, numel)
     except (ValueError, KeyError) as exc:
         raise CorruptUpdate(f"update length does not match its header: {exc}") from None
     return unpack(packed), dict(header["meta"])
@@ -134,8 +127,7 @@ class Exchange(ABC):
         """Publish ``update`` in the wire format; returns what the receivers will decode from it
         (float32, on ``update``'s device): the proposer's own view of its proposal."""
         packed = pack(update, wire)
-        self._propose(key, packed, dict(meta))
-        self.bytes_sent += packed.nbytes + len(json.dumps(dict(meta)))
+        self.bytes_sent += self._propose(key, packed, dict(meta))
         return unpack(packed)
 
     def proposals(
@@ -189,7 +181,8 @@ class Exchange(ABC):
     def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]: ...
 
     @abstractmethod
-    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> None: ...
+    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
+        """Publish; returns the bytes it moved (what a byte exchange would, for one in memory)."""
 
     @abstractmethod
     def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]: ...
@@ -236,8 +229,9 @@ class InMemoryExchange(Exchange):
         with self.store.lock:
             return {k: self.store.data[k] for k in keys if k in self.store.data}
 
-    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> None:
+    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
         self._put(key, (packed, meta))  # type: ignore[arg-type]
+        return packed.nbytes + len(json.dumps(meta))
 
     def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
         return self._get_present(keys)
@@ -301,7 +295,7 @@ class RedisExchange(Exchange):
         values = self.client.mget([self._key(k) for k in keys])
         return {k: v for k, v in zip(keys, values, strict=True) if isinstance(v, bytes)}
 
-    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> None:
+    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
         payload = b"".join(to_bytes(packed)) if packed.scales is not None else to_bytes(packed)[0]
         view = memoryview(payload)
         chunks = [view[i : i + CHUNK_BYTES] for i in range(0, len(view), CHUNK_BYTES)]
@@ -315,7 +309,9 @@ class RedisExchange(Exchange):
             "checksums": [checksum(chunk) for chunk in chunks],
             "meta": meta,
         }
-        self._put(key, json.dumps(header).encode())  # last: its presence means every chunk is there
+        encoded = json.dumps(header).encode()
+        self._put(key, encoded)  # last: its presence means every chunk is there
+        return len(encoded) + len(view)
 
     def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
         return self._get_present(keys)
@@ -341,7 +337,7 @@ class RedisExchange(Exchange):
             offset += len(chunk)
         if offset != len(buffer):
             return Arrival(key, None, meta, received, 0.0, "corrupt: update length does not match its header")
-        vector = unpack(_from_buffer(buffer, wire, numel), device)
+        vector = unpack(from_bytes(buffer, wire, numel), device)
         return Arrival(key, vector, meta, received, 0.0)
 
     def _ack(self, round_prefix: str, node: str) -> int:

@@ -56,8 +56,8 @@ class FaultyExchange(Exchange):
     def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]:
         return self.inner._get_present(keys)
 
-    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> None:
-        self.inner._propose(key, packed, meta)
+    def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
+        return self.inner._propose(key, packed, meta)
 
     def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
         return self.inner._proposal_headers(keys)

@@ -21,6 +21,7 @@ def run_local_swarm(
     should_stop: Callable[[], bool] = lambda: False,
     initial_state: Mapping[str, torch.Tensor] | None = None,
     resume: Resume | None = None,
+    device: torch.device | None = None,
 ) -> list[NodeResult]:
     """Train every spec on its own thread; results in spec order. The first failure is re-raised."""
     if exchange_factory is None:
@@ -42,6 +43,7 @@ def run_local_swarm(
                 should_stop=should_stop,
                 initial_state=initial_state,
                 resume=resume,
+                device=device,
             )
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors.append(exc)

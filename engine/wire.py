@@ -14,6 +14,7 @@ millisecond); ``to_bytes`` / ``from_bytes`` cross to the host for exchanges that
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -93,12 +94,15 @@ def byte_length(wire: str, numel: int) -> int:
 
 
 def from_bytes(payload: bytes | bytearray | memoryview, wire: str, numel: int) -> Packed:
-    """The inverse of ``to_bytes`` (one buffer, on the host); shares ``payload``'s memory."""
+    """The inverse of ``to_bytes`` (one buffer, on the host); shares ``payload``'s memory, so
+    the result is read, never written (received bytes may be read-only)."""
     if len(payload) != byte_length(wire, numel):
         raise ValueError(f"{len(payload)} bytes do not hold {numel} values as {wire}")
     if not len(payload):
         return Packed(wire, 0, torch.empty(0, dtype=_FLOAT_DTYPES.get(wire, torch.int8)))
-    raw = torch.frombuffer(payload, dtype=torch.uint8)
+    with warnings.catch_warnings():  # torch warns of read-only buffers: these are only read
+        warnings.simplefilter("ignore", UserWarning)
+        raw = torch.frombuffer(payload, dtype=torch.uint8)
     if wire == "int8":
         blocks = -(-numel // BLOCK)
         return Packed(wire, numel, raw[blocks * 4 :].view(torch.int8), raw[: blocks * 4].view(torch.float32))

@@ -1,18 +1,31 @@
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from engine.data import Corpus
 from engine.datasets import load_bytes
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 from tests.support.services import redis_url
 
-# ../shared beside the checkout, as laid out for sessions and CI.
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+# ../shared beside the checkout, as laid out for sessions and CI; NCRSH_SHARED_DATA where it is
+# elsewhere (a GPU host gets a copy carried beside the checkout: see bench/gpu.sh).
+SHARED_DATA = Path(os.environ.get("NCRSH_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """Where the engine's tests train: the CPU here; bench/gpu.sh runs them with
+    NCRSH_TEST_DEVICE=cuda on a GPU host (a missing GPU is then an error, not a skip)."""
+    name = os.environ.get("NCRSH_TEST_DEVICE", "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        pytest.fail(f"NCRSH_TEST_DEVICE={name}, but torch sees no CUDA device")
+    return torch.device(name)
 
 
 @pytest.fixture(scope="session")

@@ -59,3 +59,58 @@ def test_redis_round_keys_expire() -> None:
     finally:
         handle.client.delete(f"{handle.prefix}:r0:proposal:n1")
         handle.close()
+
+
+def test_a_proposal_reaches_the_peers_decoded_on_their_device(
+    exchange_factory: Callable[[], Exchange], device: torch.device
+) -> None:
+    a, b = exchange_factory(), exchange_factory()
+    update = torch.randn(10_000, device=device)
+    own = a.propose("s:r0:proposal:a", update, {"loss": 2.5}, wire="bfloat16")
+    (arrival,) = b.proposals(["s:r0:proposal:a"], device=device, until=time.monotonic() + 1.0)
+    assert arrival.vector is not None
+    assert arrival.vector.device.type == device.type
+    assert torch.equal(arrival.vector, own)  # the proposer knows exactly what its peers decode
+    assert arrival.meta == {"loss": 2.5}
+    assert arrival.nbytes >= 2 * 10_000
+    assert a.bytes_sent == arrival.nbytes == b.bytes_received
+
+
+def test_a_large_update_travels_through_redis_in_chunks_no_value_above_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("engine.exchange.CHUNK_BYTES", 4096)
+    prefix = f"ncrsh-test:{secrets.token_hex(4)}"
+    a, b = RedisExchange(redis_url(), prefix=prefix), RedisExchange(redis_url(), prefix=prefix)
+    try:
+        update = torch.randn(10_000)  # 40 kB: ten chunks
+        a.propose("s:r0:proposal:a", update, {}, wire="float32")
+        sizes = [a.client.strlen(k) for k in a.client.scan_iter(f"{prefix}:s:r0:proposal:a:chunk*")]
+        assert len(sizes) == 10
+        assert max(sizes) <= 4096
+        (arrival,) = b.proposals(["s:r0:proposal:a"], device=torch.device("cpu"), until=time.monotonic() + 1)
+        assert arrival.vector is not None
+        assert torch.equal(arrival.vector, update)
+        a.client.setrange(f"{prefix}:s:r0:proposal:a:chunk3", 0, b"garbage")
+        (corrupt,) = b.proposals(["s:r0:proposal:a"], device=torch.device("cpu"), until=time.monotonic() + 1)
+        assert corrupt.vector is None
+        assert "checksum" in corrupt.error
+    finally:
+        for key in a.client.scan_iter(f"{prefix}:*"):
+            a.client.delete(key)
+        a.close()
+        b.close()
+
+
+def test_a_round_is_forgotten_once_every_member_has_its_decision(exchange_factory: Callable[[], Exchange]) -> None:
+    a, b = exchange_factory(), exchange_factory()
+    a.propose("s:r0:proposal:a", torch.ones(4), {}, wire="float32")
+    a.put("s:r0:votes:a", b"[]")
+    a.put_if_absent("s:r0:decision", b"{}")
+    b.put("s:r1:votes:b", b"[]")
+    a.done("s:r0:", "a", ["a", "b"])
+    assert b.wait(["s:r0:decision"], until=time.monotonic()) == {"s:r0:decision": b"{}"}  # b has not decided yet
+    b.done("s:r0:", "b", ["a", "b"])
+    assert b.wait(["s:r0:decision", "s:r0:votes:a"], until=time.monotonic()) == {}
+    assert list(b.proposals(["s:r0:proposal:a"], device=torch.device("cpu"), until=time.monotonic())) == []
+    assert b.wait(["s:r1:votes:b"], until=time.monotonic()) == {"s:r1:votes:b": b"[]"}  # the next round stays

@@ -1,0 +1,56 @@
+"""A run's claim is a fence: only the incarnation holding it reports or finishes the run."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from nodes.models import Node, NodeStatus
+from tests.support.services import plan_config
+from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
+from training.runtime import DatabaseReporter
+from training.services import StaleRun, run_finish, runs_rejoin
+
+pytestmark = pytest.mark.django_db
+
+
+def _claim(run: NodeRun, token: str) -> None:
+    """What execute_run does first: compare-and-set from queued."""
+    assert NodeRun.objects.filter(id=run.id, status=RunStatus.QUEUED).update(
+        status=RunStatus.TRAINING, claimed_by=token
+    )
+    run.refresh_from_db()
+
+
+def test_a_stale_incarnation_cannot_finish_or_report_after_a_rejoin() -> None:
+    node = Node.objects.create(status=NodeStatus.ACTIVE, last_seen=timezone.now())
+    other = Node.objects.create(status=NodeStatus.ACTIVE, last_seen=timezone.now())
+    session = TrainingSession.objects.create(
+        dataset="builtin:pystdlib",
+        strategy="diloco",
+        batch_size=4,
+        learning_rate=0.01,
+        config=plan_config([node.id, other.id]),
+    )
+    run = NodeRun.objects.create(session=session, node=node, rank=0)
+    NodeRun.objects.create(session=session, node=other, rank=1, status=RunStatus.TRAINING, claimed_by="x")
+    _claim(run, "old")
+    stale = NodeRun.objects.get(id=run.id)
+    stale_reporter = DatabaseReporter(stale, session)
+
+    # The worker restarts: its run is queued again and the new incarnation claims it.
+    assert runs_rejoin(node_id=node.id, dispatch=lambda session_id, node_id: None) == [session.id]
+    _claim(run, "new")
+
+    with pytest.raises(StaleRun, match="held by another incarnation"):
+        run_finish(run_id=run.id, status=RunStatus.COMPLETED, metrics={"steps": 1}, claim="old")
+    stale_reporter.log(
+        {"loss": 9.0, "accuracy": 0.0, "tokens_per_s": 1.0, "epoch": 0, "batch_progress": 0.0, "round": 7}, 99
+    )
+    run.refresh_from_db()
+    assert (run.status, run.claimed_by, run.step, run.metrics) == (RunStatus.TRAINING, "new", 0, {})
+
+    run_finish(run_id=run.id, status=RunStatus.COMPLETED, metrics={"steps": 5}, claim="new")
+    run.refresh_from_db()
+    assert (run.status, run.metrics) == (RunStatus.COMPLETED, {"steps": 5})
+    assert TrainingSession.objects.get(id=session.id).status == SessionStatus.RUNNING  # the other run goes on
