@@ -60,6 +60,7 @@ class TrainConfig:
     momentum         SGD momentum
     seed             model initialisation and data order (the same on every node for the model)
     compile          torch.compile the model
+    bf16             bf16 autocast on CUDA (False: float32 throughout, e.g. to check an identity)
     log_every        report progress every this many steps
     eval_batches     validation batches for held-out loss
     """
@@ -75,6 +76,7 @@ class TrainConfig:
     momentum: float = 0.0
     seed: int = 0
     compile: bool = False
+    bf16: bool = True
     log_every: int = 10
     eval_batches: int = 8
 

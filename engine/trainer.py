@@ -52,7 +52,9 @@ class Trainer:
         the next-token accuracy. Reading either (a device sync) is the caller's choice."""
         inputs, targets = inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
         self.model.train()
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda" and self.config.bf16
+        ):
             logits, loss = self.forward(inputs, targets)
         assert loss is not None
         loss.backward()
@@ -68,19 +70,23 @@ class Trainer:
         self.schedule.step()
 
     def evaluate(self, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
-        return evaluate(self.forward, batches, device=self.device)
+        return evaluate(self.forward, batches, device=self.device, bf16=self.config.bf16)
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]], *, device: torch.device
+    model: nn.Module,
+    batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    device: torch.device,
+    bf16: bool = True,
 ) -> tuple[float, float]:
     """Mean loss and next-token accuracy over fixed batches."""
     model.eval()
     losses, accuracies = [], []
     for inputs, targets in batches:
         inputs, targets = inputs.to(device), targets.to(device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and bf16):
             logits, loss = model(inputs, targets)
         assert loss is not None
         losses.append(float(loss))

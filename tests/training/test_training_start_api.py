@@ -142,7 +142,10 @@ def test_a_hub_dataset_is_checked_by_the_nodes_and_a_missing_one_fails_the_sessi
     two_nodes: list[str],
     dispatched: list[tuple[str, str]],
     django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The runs execute in the test's thread, inside its transaction: keep its connection open.
+    monkeypatch.setattr("training.runtime.close_old_connections", lambda: None)
     # The request does no network I/O: a well-formed hub spec starts the session...
     with django_capture_on_commit_callbacks(execute=True):
         response = _start(staff_client, dataset="huggingface:no-such-org/no-such-dataset")
