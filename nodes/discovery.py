@@ -15,18 +15,20 @@ from nodes.services import DEFAULT_CONFIG
 
 
 def _ping_fleet(timeout: float) -> dict[str, tuple[str, float]]:
-    """node id -> (host, round-trip ms) for every worker that answers."""
+    """node id -> (host, round-trip ms) for every worker that answers one broadcast ping; each
+    reply is timed as it arrives."""
     from ncrsh_site.celery import app
 
     answered: dict[str, tuple[str, float]] = {}
-    for reply in app.control.ping(timeout=timeout):
+    started = time.perf_counter()
+
+    def arrived(reply: dict[str, object]) -> None:
+        rtt = (time.perf_counter() - started) * 1000
         for hostname in reply:
-            started = time.perf_counter()
-            again = app.control.ping(destination=[hostname], timeout=timeout)
-            rtt = (time.perf_counter() - started) * 1000
-            if again:
-                node_id, _, host = hostname.partition("@")
-                answered[node_id] = (host, rtt)
+            node_id, _, host = hostname.partition("@")
+            answered[node_id] = (host, rtt)
+
+    app.control.ping(timeout=timeout, callback=arrived)
     return answered
 
 
@@ -36,9 +38,14 @@ def _ping_local() -> dict[str, tuple[str, float]]:
     return {n.id: (n.address or "", 0.0) for n in Node.objects.filter(last_seen__gte=fresh)}
 
 
-@transaction.atomic
 def network_discover(*, timeout: float = 1.0) -> dict[str, object]:
+    """Ping the nodes (outside any transaction), then record who answered and who did not."""
     answered = _ping_local() if settings.EMBEDDED else _ping_fleet(timeout)
+    return _record_discovery(answered)
+
+
+@transaction.atomic
+def _record_discovery(answered: dict[str, tuple[str, float]]) -> dict[str, object]:
     now = timezone.now()
     known = set(Node.objects.filter(id__in=answered).values_list("id", flat=True))
     discovered, updated = [], []
