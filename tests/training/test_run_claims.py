@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from nodes.models import Node, NodeStatus
 from tests.support.services import plan_config
 from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
-from training.runtime import DatabaseReporter
+from training.runtime import DatabaseReporter, execute_run
 from training.services import StaleRun, run_finish, runs_rejoin
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +57,26 @@ def test_a_stale_incarnation_cannot_finish_or_report_after_a_rejoin() -> None:
     run.refresh_from_db()
     assert (run.status, run.metrics) == (RunStatus.COMPLETED, {"steps": 5})
     assert TrainingSession.objects.get(id=session.id).status == SessionStatus.RUNNING  # the other run goes on
+
+
+def test_a_session_in_which_no_round_commits_fails_with_consensus_failed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Operator approval is required and no operator votes: every round fails at its deadline.
+    settings.EMBEDDED = True
+    monkeypatch.setattr("training.runtime.close_old_connections", lambda: None)
+    node = Node.objects.create(status=NodeStatus.TRAINING, last_seen=timezone.now())
+    plan = plan_config(
+        [node.id], strategy="diloco", local_steps=2, max_steps=4, batch_size=2,
+        require_operator_approval=True, deadline_s=0.2, check_loss=False,
+    )  # fmt: skip
+    session = TrainingSession.objects.create(
+        dataset="builtin:pystdlib", strategy="diloco", batch_size=2, learning_rate=0.001, config=plan
+    )
+    NodeRun.objects.create(session=session, node=node, rank=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        execute_run(session.id, node.id)
+    session.refresh_from_db()
+    assert session.status == SessionStatus.FAILED
+    assert "CONSENSUS_FAILED (1003): none of 2 rounds committed" in session.error
+    assert session.final_model is None
