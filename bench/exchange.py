@@ -22,10 +22,11 @@ import torch
 
 from bench._common import print_table, write_results
 from engine.config import Policy, default
-from engine.exchange import RedisExchange, encode_update
+from engine.exchange import RedisExchange
 from engine.model import build_model
 from engine.rounds import RoundContext, run_round
 from engine.voting import judge
+from engine.wire import pack, to_bytes
 
 NODES = tuple(f"node_{i}" for i in range(4))
 
@@ -103,7 +104,7 @@ def main() -> None:
     params = build_model(default(), seed=0).num_parameters()
     generator = torch.Generator().manual_seed(0)
     updates = [torch.randn(params, generator=generator) * 1e-3 for _ in NODES]
-    blobs = [encode_update(u, {}, wire_dtype=args.wire) for u in updates]
+    blobs = [b"".join(to_bytes(pack(u, args.wire))) for u in updates]  # the same payload bytes, raw
     raw_s, exchange_s = [], []
     for repeat in range(args.repeats):  # interleaved, so both see the same machine
         raw_s.append(raw_round(args.redis, blobs))

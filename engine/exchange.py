@@ -12,15 +12,15 @@ header and fetched one by one, so no Redis value nears its 512 MB limit and a re
 as the chunks arrive. The checksum catches corruption on the way at memory speed (a sha256 of a
 default-size update costs more than sending it); authenticity is the voting's job.
 
-A round's keys live until every member has taken its decision (``done``): the last member to
-finish the round deletes them. In Redis they also expire (``ttl_s``) as a backstop for members
+Round keys are ``<session>:r<index>:<name>`` (see ``rounds.RoundContext``). A round's keys live
+until every member has taken its decision (``done``): the last member to finish the round
+deletes them. In Redis they also expire (``ttl_s``) as a backstop for members
 that never come back.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -35,42 +35,10 @@ import xxhash
 from engine.wire import Packed, byte_length, from_bytes, pack, to_bytes, unpack
 
 CHUNK_BYTES = 64 * 1024 * 1024
-_HEADER = struct.Struct("<I")
-
-
-class CorruptUpdate(ValueError):
-    """An update whose bytes do not match its header."""
 
 
 def checksum(data: bytes | bytearray | memoryview) -> str:
     return f"xxh3_128:{xxhash.xxh3_128_hexdigest(data)}"
-
-
-def encode_update(vector: torch.Tensor, meta: Mapping[str, Any], *, wire_dtype: str = "float32") -> bytes:
-    """One self-contained blob (header + payload): an update as a file or a single value."""
-    parts = to_bytes(pack(vector, wire_dtype))
-    header = json.dumps(
-        {"dtype": wire_dtype, "numel": vector.numel(), "checksum": checksum(b"".join(parts)), "meta": meta}
-    ).encode()
-    return b"".join((_HEADER.pack(len(header)), header, *parts))
-
-
-def decode_update(blob: bytes) -> tuple[torch.Tensor, dict[str, Any]]:
-    """(float32 vector on the CPU, metadata); ``CorruptUpdate`` if the bytes were altered or cut."""
-    try:
-        (length,) = _HEADER.unpack_from(blob)
-        header = json.loads(blob[_HEADER.size : _HEADER.size + length])
-        payload = memoryview(blob)[_HEADER.size + length :]
-        wire, numel = str(header["dtype"]), int(header["numel"])
-    except (struct.error, ValueError, KeyError, TypeError) as exc:
-        raise CorruptUpdate(f"unreadable update header: {exc}") from None
-    if checksum(payload) != header["checksum"]:
-        raise CorruptUpdate("update bytes do not match their checksum")
-    try:
-        packed = from_bytes(payload, wire, numel)
-    except (ValueError, KeyError) as exc:
-        raise CorruptUpdate(f"update length does not match its header: {exc}") from None
-    return unpack(packed), dict(header["meta"])
 
 
 @dataclass
@@ -82,8 +50,8 @@ class Arrival:
     vector: torch.Tensor | None
     meta: dict[str, Any]
     nbytes: int
-    seconds: float
     error: str = ""
+    seconds: float = 0.0  # set by ``Exchange.proposals``
 
 
 class Exchange(ABC):
@@ -140,7 +108,7 @@ class Exchange(ABC):
     ) -> Iterator[Arrival]:
         """Each proposal of ``keys`` as it arrives (decoded onto ``device``), until all have,
         the deadline, or ``cancelled()``. Work on early ones while later ones are on their way."""
-        for key, header in self._poll(keys, self._proposal_headers, until=until, cancelled=cancelled):
+        for key, header in self._poll(keys, self._get_present, until=until, cancelled=cancelled):
             started = time.perf_counter()
             arrival = self._fetch(key, header, device)
             arrival.seconds = time.perf_counter() - started
@@ -178,14 +146,12 @@ class Exchange(ABC):
     def _put_if_absent(self, key: str, value: bytes) -> bytes: ...
 
     @abstractmethod
-    def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]: ...
+    def _get_present(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The values of ``keys`` that are there (for a proposal: what ``_fetch`` takes)."""
 
     @abstractmethod
     def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
         """Publish; returns the bytes it moved (what a byte exchange would, for one in memory)."""
-
-    @abstractmethod
-    def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]: ...
 
     @abstractmethod
     def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival: ...
@@ -233,12 +199,9 @@ class InMemoryExchange(Exchange):
         self._put(key, (packed, meta))  # type: ignore[arg-type]
         return packed.nbytes + len(json.dumps(meta))
 
-    def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
-        return self._get_present(keys)
-
     def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
         packed, meta = header  # what a byte exchange would move: the codes and the metadata
-        return Arrival(key, unpack(packed, device), dict(meta), packed.nbytes + len(json.dumps(meta)), 0.0)
+        return Arrival(key, unpack(packed, device), dict(meta), packed.nbytes + len(json.dumps(meta)))
 
     def _ack(self, round_prefix: str, node: str) -> int:
         with self.store.lock:
@@ -267,7 +230,7 @@ class RedisExchange(Exchange):
         return f"{self.prefix}:{key}"
 
     def _index(self, key: str) -> str:
-        """The set listing the keys of ``key``'s round (``session:rN``)."""
+        """The set listing the keys of ``key``'s round (``<session>:r<index>``, its first two parts)."""
         return self._key(":".join(key.split(":")[:2]) + ":#keys")
 
     def _set(self, pipe: Any, key: str, value: bytes | memoryview, *, nx: bool = False) -> None:
@@ -296,9 +259,8 @@ class RedisExchange(Exchange):
         return {k: v for k, v in zip(keys, values, strict=True) if isinstance(v, bytes)}
 
     def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
-        payload = b"".join(to_bytes(packed)) if packed.scales is not None else to_bytes(packed)[0]
-        view = memoryview(payload)
-        chunks = [view[i : i + CHUNK_BYTES] for i in range(0, len(view), CHUNK_BYTES)]
+        # The payload's parts (int8: scales, codes) chunked as they lie: no joined copy.
+        chunks = [part[i : i + CHUNK_BYTES] for part in to_bytes(packed) for i in range(0, len(part), CHUNK_BYTES)]
         for i, chunk in enumerate(chunks):  # one chunk per request: no value, no buffer above the limit
             pipe = self.client.pipeline(transaction=False)
             self._set(pipe, f"{key}:chunk{i}", chunk)
@@ -311,34 +273,34 @@ class RedisExchange(Exchange):
         }
         encoded = json.dumps(header).encode()
         self._put(key, encoded)  # last: its presence means every chunk is there
-        return len(encoded) + len(view)
-
-    def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
-        return self._get_present(keys)
+        return len(encoded) + packed.nbytes
 
     def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
-        received = len(header)
+        received, meta = len(header), {}
+
+        def refused(why: str) -> Arrival:
+            return Arrival(key, None, meta, received, f"corrupt: {why}")
+
         try:
             described = json.loads(header)
             wire, numel, sums = str(described["dtype"]), int(described["numel"]), list(described["checksums"])
             meta = dict(described["meta"])
             buffer = bytearray(byte_length(wire, numel))
         except (ValueError, KeyError, TypeError) as exc:
-            return Arrival(key, None, {}, received, 0.0, f"corrupt: unreadable update header: {exc}")
+            return refused(f"unreadable update header: {exc}")
         offset = 0
         for i, expected in enumerate(sums):
             chunk = self.client.get(self._key(f"{key}:chunk{i}"))
             if not isinstance(chunk, bytes):
-                return Arrival(key, None, meta, received, 0.0, f"corrupt: chunk {i} of {len(sums)} is gone")
+                return refused(f"chunk {i} of {len(sums)} is gone")
             received += len(chunk)
             if checksum(chunk) != expected or offset + len(chunk) > len(buffer):
-                return Arrival(key, None, meta, received, 0.0, "corrupt: update bytes do not match their checksum")
+                return refused("update bytes do not match their checksum")
             buffer[offset : offset + len(chunk)] = chunk
             offset += len(chunk)
         if offset != len(buffer):
-            return Arrival(key, None, meta, received, 0.0, "corrupt: update length does not match its header")
-        vector = unpack(from_bytes(buffer, wire, numel), device)
-        return Arrival(key, vector, meta, received, 0.0)
+            return refused("update length does not match its header")
+        return Arrival(key, unpack(from_bytes(buffer, wire, numel), device), meta, received)
 
     def _ack(self, round_prefix: str, node: str) -> int:
         acks = self._key(f"{round_prefix}#acks")

@@ -59,9 +59,6 @@ class FaultyExchange(Exchange):
     def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
         return self.inner._propose(key, packed, meta)
 
-    def _proposal_headers(self, keys: Sequence[str]) -> dict[str, Any]:
-        return self.inner._proposal_headers(keys)
-
     def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
         return self.inner._fetch(key, header, device)
 

@@ -38,8 +38,7 @@ class Packed:
 
     @property
     def nbytes(self) -> int:
-        scales = self.scales.numel() * 4 if self.scales is not None else 0
-        return self.data.numel() * self.data.element_size() + scales
+        return byte_length(self.wire, self.numel)
 
 
 def pack(vector: torch.Tensor, wire: str) -> Packed:

@@ -5,28 +5,46 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from engine.exchange import CorruptUpdate, Exchange, RedisExchange, decode_update, encode_update
+from engine.exchange import Exchange, RedisExchange
 from tests.support.services import redis_url
 
 
 @pytest.mark.parametrize(("wire", "tolerance"), [("float32", 0.0), ("float16", 1e-3), ("bfloat16", 1e-2)])
-def test_updates_round_trip_with_optional_compression(wire: str, tolerance: float) -> None:
+def test_updates_round_trip_with_optional_compression(
+    exchange_factory: Callable[[], Exchange], wire: str, tolerance: float
+) -> None:
+    a, b = exchange_factory(), exchange_factory()
     vector = torch.randn(1000)
-    blob = encode_update(vector, {"step": 7}, wire_dtype=wire)
-    decoded, meta = decode_update(blob)
-    assert meta == {"step": 7}
-    assert torch.allclose(decoded, vector, atol=tolerance * 4, rtol=tolerance)
+    a.propose("s:r0:proposal:a", vector, {"step": 7}, wire=wire)
+    (arrival,) = b.proposals(["s:r0:proposal:a"], device=torch.device("cpu"), until=time.monotonic() + 1)
+    assert arrival.meta == {"step": 7}
+    assert arrival.vector is not None
+    assert torch.allclose(arrival.vector, vector, atol=tolerance * 4, rtol=tolerance)
     if wire != "float32":
-        assert len(blob) < len(encode_update(vector, {"step": 7})) * 0.6
+        a.propose("s:r0:proposal:full", vector, {"step": 7}, wire="float32")
+        (full,) = b.proposals(["s:r0:proposal:full"], device=torch.device("cpu"), until=time.monotonic() + 1)
+        assert arrival.nbytes < full.nbytes * 0.6
 
 
 def test_altered_update_bytes_are_detected() -> None:
-    blob = bytearray(encode_update(torch.ones(16), {}))
-    blob[-1] ^= 0xFF
-    with pytest.raises(CorruptUpdate, match="checksum"):
-        decode_update(bytes(blob))
-    with pytest.raises(CorruptUpdate):
-        decode_update(b"\x00\x01")
+    prefix = f"ncrsh-test:{secrets.token_hex(4)}"
+    a, b = RedisExchange(redis_url(), prefix=prefix), RedisExchange(redis_url(), prefix=prefix)
+    cpu = torch.device("cpu")
+    try:
+        a.propose("s:r0:proposal:a", torch.ones(16), {}, wire="float32")
+        a.client.setrange(f"{prefix}:s:r0:proposal:a:chunk0", 63, b"\xff")
+        (altered,) = b.proposals(["s:r0:proposal:a"], device=cpu, until=time.monotonic() + 1)
+        assert altered.vector is None
+        assert "checksum" in altered.error
+        a.client.set(f"{prefix}:s:r0:proposal:a", b"\x00\x01")
+        (cut,) = b.proposals(["s:r0:proposal:a"], device=cpu, until=time.monotonic() + 1)
+        assert cut.vector is None
+        assert "unreadable update header" in cut.error
+    finally:
+        for key in a.client.scan_iter(f"{prefix}:*"):
+            a.client.delete(key)
+        a.close()
+        b.close()
 
 
 def test_values_are_shared_and_bytes_counted(exchange_factory: Callable[[], Exchange]) -> None:
