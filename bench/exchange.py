@@ -24,7 +24,7 @@ from bench._common import print_table, write_results
 from engine.config import Policy, default
 from engine.exchange import RedisExchange
 from engine.model import build_model
-from engine.rounds import RoundContext, run_round
+from engine.rounds import Round, RoundContext
 from engine.voting import judge
 from engine.wire import pack, to_bytes
 
@@ -77,14 +77,14 @@ def exchange_round(url: str, updates: list[torch.Tensor], wire: str) -> float:
 
     def work(i: int) -> None:
         ctx = RoundContext(RedisExchange(url, prefix=prefix, ttl_s=600), "bench", NODES[i], NODES, policy, wire)
-        outcome = run_round(
+        outcome = Round(
             ctx,
             0,
             updates[i],
             base_hash="sha256:bench",
             meta={},
             judge=lambda u: judge(u, voter=NODES[i], kappa=3.0, epsilon=0.05),
-        )
+        ).run()
         assert outcome.committed
 
     seconds = in_processes(work)

@@ -31,7 +31,7 @@ from engine.data import Corpus
 from engine.datasets import load_bytes
 from engine.local import run_local_swarm
 from engine.model import build_model
-from engine.node import NodeSpec, _Probe, fingerprint
+from engine.node import NodeSpec, Probe, fingerprint
 from engine.strategies import OuterOptimizer, copy_into, params_vector
 from engine.wire import pack, to_bytes
 
@@ -69,7 +69,7 @@ def main() -> None:
     # --- part 1: the pieces --------------------------------------------------------------------
     outer = OuterOptimizer(params_vector(model), make_strategy("diloco"))
     delta = outer.params - params_vector(model) + 1e-3
-    other = delta.clone()
+    other, still = delta.clone(), torch.zeros_like(delta)
     host = to_bytes(pack(delta, "float32"))[0]
     pieces: list[tuple[str, Callable[[], object]]] = [
         ("pseudo-gradient (params - global)", lambda: outer.params - params_vector(model)),
@@ -77,12 +77,12 @@ def main() -> None:
         ("fingerprint (xxh3 via pinned copy)", lambda: fingerprint(outer.params)),
         ("sha256 of the same bytes (was)", lambda: hashlib.sha256(host).hexdigest()),
         ("mean of two updates", lambda: aggregate([delta, other], AggregatorConfig())),
-        ("outer Nesterov step", lambda: outer.step(delta * 0)),
+        ("outer Nesterov step", lambda: outer.step(still)),
         ("load global weights into the model", lambda: copy_into(list(model.parameters()), outer.params)),
     ]
     if args.check_loss:
         tokens = torch.randint(0, config.vocab_size, (args.batch_size, config.seq_len + 1))
-        probe = _Probe(model, (tokens[:, :-1], tokens[:, 1:]), device)
+        probe = Probe(model, (tokens[:, :-1], tokens[:, 1:]), device, bf16=True)
         pieces.append(("held-out probe (one evaluation)", lambda: probe.loss(outer.params)))
     breakdown = {name: timed(work, device) for name, work in pieces}
     print_table(["piece of a round", "ms"], [[name, s * 1e3] for name, s in breakdown.items()])

@@ -276,7 +276,7 @@ class RedisExchange(Exchange):
         return len(encoded) + packed.nbytes
 
     def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
-        received, meta = len(header), {}
+        received, meta = len(header), dict[str, Any]()
 
         def refused(why: str) -> Arrival:
             return Arrival(key, None, meta, received, f"corrupt: {why}")

@@ -17,8 +17,8 @@ from engine.data import Batches, Corpus, validation_batches
 from engine.exchange import Exchange
 from engine.faults import FAULTS, FaultyExchange
 from engine.model import GPT, build_model
-from engine.rounds import Ledger, RoundContext, RoundOutcome, run_round
-from engine.strategies import OuterSync, copy_into, make_sync
+from engine.rounds import Ledger, Round, RoundContext, RoundOutcome
+from engine.strategies import copy_into, make_sync
 from engine.trainer import Trainer, evaluate
 from engine.voting import judge
 from engine.wire import pack, to_bytes
@@ -123,15 +123,15 @@ def cpu_state(model: GPT) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
 
 
-class _Probe:
+class Probe:
     """Held-out loss of candidate weights on this node's own validation batch, in a scratch copy."""
 
-    def __init__(self, model: GPT, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> None:
-        self.model, self.batch, self.device = copy.deepcopy(model), [batch], device
+    def __init__(self, model: GPT, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device, bf16: bool) -> None:
+        self.model, self.batch, self.device, self.bf16 = copy.deepcopy(model), [batch], device, bf16
 
     def loss(self, vector: torch.Tensor) -> float:
         copy_into(list(self.model.parameters()), vector)
-        return evaluate(self.model, self.batch, device=self.device)[0]
+        return evaluate(self.model, self.batch, device=self.device, bf16=self.bf16)[0]
 
 
 def node_batches(spec: NodeSpec, corpus: Corpus) -> Batches:
@@ -160,81 +160,104 @@ def train_node(
     """Train ``spec``'s node to its last step (or a stop request), in rounds with its peers."""
     if spec.fault is not None:
         exchange = FaultyExchange(exchange, spec.fault, delay_s=spec.policy.deadline_s * 1.5)
-    run = _NodeRun(spec, corpus, exchange, reporter or NullReporter(), should_stop, device or torch.device("cpu"))
-    return run.train(initial_state, resume, ledger)
+    run = _NodeRun(
+        spec,
+        corpus=corpus,
+        exchange=exchange,
+        reporter=reporter or NullReporter(),
+        should_stop=should_stop,
+        device=device or torch.device("cpu"),
+        start=resume.state if resume is not None else initial_state,
+        resume=resume,
+        ledger=ledger,
+    )
+    return run.train()
 
 
 class _NodeRun:
-    """One node's run: its model, data, trainer and strategy, and the loop over its steps."""
+    """One node's run: its model, data, trainer, strategy and round context (built here), and
+    the loop over its steps (``train``).
+
+    Time is split in two: ``round_s``, from the moment a round is due (the device's queue
+    drained first, so no inner work is billed to it) through its outer step and the new base
+    hash, less the inner optimizer step that falls inside; ``compute_s``, everything else."""
 
     def __init__(
         self,
         spec: NodeSpec,
+        *,
         corpus: Corpus,
         exchange: Exchange,
         reporter: Reporter,
         should_stop: Callable[[], bool],
         device: torch.device,
+        start: Mapping[str, torch.Tensor] | None,
+        resume: Resume | None,
+        ledger: Ledger | None,
     ) -> None:
-        self.spec, self.corpus, self.exchange, self.reporter = spec, corpus, exchange, reporter
-        self.should_stop, self.device = should_stop, device
-        self.records: list[RoundRecord] = []
-        self.compute_s = self.exchange_s = 0.0
-
-    def train(
-        self, initial_state: Mapping[str, torch.Tensor] | None, resume: Resume | None, ledger: Ledger | None
-    ) -> NodeResult:
-        spec, device = self.spec, self.device
+        self.spec, self.exchange, self.reporter, self.should_stop, self.device = (
+            spec,
+            exchange,
+            reporter,
+            should_stop,
+            device,
+        )
         rank = spec.members.index(spec.node_id)
-        model = build_model(spec.model, seed=spec.train.seed)
-        start = resume.state if resume is not None else initial_state
+        self.model = build_model(spec.model, seed=spec.train.seed)
         if start is not None:
-            model.load_state_dict({k: v for k, v in start.items() if k != OUTER_MOMENTUM})
-        model.to(device)
-        batches = node_batches(spec, self.corpus)
-        val = validation_batches(
-            self.corpus.val,
+            self.model.load_state_dict({k: v for k, v in start.items() if k != OUTER_MOMENTUM})
+        self.model.to(device)
+        self.batches = node_batches(spec, corpus)
+        self.val = validation_batches(
+            corpus.val,
             batch_size=spec.train.batch_size,
             seq_len=spec.model.seq_len,
             max_batches=spec.train.eval_batches,
         )
-        total = spec.train.total_steps(batches.steps_per_epoch)
-        first_step = resume.step if resume is not None else 0
-        trainer = Trainer(model, spec.train, total_steps=total, device=device, start_step=first_step)
-        self.model, self.trainer = model, trainer
-        self.probe = _Probe(model, val[rank % len(val)], device) if spec.policy.check_loss else None
-        self.ctx = RoundContext(
-            self.exchange,
-            spec.session,
-            spec.node_id,
-            spec.members,
-            spec.policy,
-            spec.wire_dtype,
-            self.should_stop,
-            ledger,
+        self.total = spec.train.total_steps(self.batches.steps_per_epoch)
+        self.first_step = resume.step if resume is not None else 0
+        self.batches.skip(self.first_step)
+        self.trainer = Trainer(
+            self.model, spec.train, total_steps=self.total, device=device, start_step=self.first_step
         )
-        self.sync = make_sync(model, trainer, spec.strategy)
-        if isinstance(self.sync, OuterSync) and resume is not None and OUTER_MOMENTUM in resume.state:
-            self.sync.momentum = resume.state[OUTER_MOMENTUM]
-        batches.skip(first_step)
+        probe_batch = self.val[rank % len(self.val)]
+        self.probe = Probe(self.model, probe_batch, device, spec.train.bf16) if spec.policy.check_loss else None
+        self.ctx = RoundContext(
+            exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop, ledger
+        )
+        momentum = resume.state.get(OUTER_MOMENTUM) if resume is not None else None
+        self.sync = make_sync(self.model, self.trainer, spec.strategy, momentum=momentum)
         self.base_hash = fingerprint(self.sync.global_params())
         self.rounds = resume.rounds if resume is not None else 0
+        self.records: list[RoundRecord] = []
+        self.compute_s = self.round_s = 0.0
 
-        stopped, step = False, first_step
+    def train(self) -> NodeResult:
+        spec, trainer, batches = self.spec, self.trainer, self.batches
+        stopped, step = False, self.first_step
         window_start, window_tokens = time.perf_counter(), 0
-        for step in range(first_step, total):
+        for step in range(self.first_step, self.total):
             if self.should_stop():
                 stopped = True
                 break
             started = time.perf_counter()
-            report = (step + 1) % spec.train.log_every == 0 or step == total - 1
+            last = step == self.total - 1
+            report = (step + 1) % spec.train.log_every == 0 or last
             loss, accuracy = trainer.forward_backward(*batches.next(), measure=report)
             window_tokens += spec.train.batch_size * spec.model.seq_len
-            in_round = self.exchange_s
-            outcome = self.sync.after_backward(step, step == total - 1, functools.partial(self._round, step, loss))
-            self.compute_s += time.perf_counter() - started - (self.exchange_s - in_round)
-            if outcome is not None:
+            if self.sync.due(step, last):
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)  # the inner steps' queued work is compute
+                round_started, inner = time.perf_counter(), trainer.step_seconds
+                outcome = self.sync.after_backward(step, last, functools.partial(self._round, step, loss))
+                assert outcome is not None
+                self.base_hash = fingerprint(self.sync.global_params())  # once per round
+                self.round_s += time.perf_counter() - round_started - (trainer.step_seconds - inner)
+                self.compute_s += round_started - started + (trainer.step_seconds - inner)
                 self._record(outcome, step)
+            else:
+                self.sync.after_backward(step, last, functools.partial(self._round, step, loss))
+                self.compute_s += time.perf_counter() - started
             if report:
                 assert accuracy is not None
                 elapsed = max(1e-9, time.perf_counter() - window_start)
@@ -252,19 +275,19 @@ class _NodeRun:
                 )
                 window_start, window_tokens = time.perf_counter(), 0
 
-        val_loss, val_accuracy = trainer.evaluate(val)  # the model holds the swarm's global weights
+        val_loss, val_accuracy = trainer.evaluate(self.val)  # the model holds the swarm's global weights
         return NodeResult(
             node_id=spec.node_id,
             steps=step + (0 if stopped else 1),
             rounds=self.records,
             val_loss=val_loss,
             val_accuracy=val_accuracy,
-            state=cpu_state(model),
+            state=cpu_state(self.model),
             model_hash=self.base_hash,
             bytes_sent=self.exchange.bytes_sent,
             bytes_received=self.exchange.bytes_received,
             compute_seconds=self.compute_s,
-            exchange_seconds=self.exchange_s,
+            exchange_seconds=self.round_s,
             stopped=stopped,
         )
 
@@ -272,11 +295,10 @@ class _NodeRun:
         self, step: int, loss: torch.Tensor, update: torch.Tensor, base: torch.Tensor, scale: float
     ) -> RoundOutcome:
         """A round with this node's ``update``; the held-out probe (if on) judges each proposal
-        by the loss of ``base - scale * proposal``. Its time counts as exchange time."""
-        started = time.perf_counter()
+        by the loss of ``base - scale * proposal``."""
         spec, probe = self.spec, self.probe
         base_loss = probe.loss(base) if probe else None
-        outcome = run_round(
+        return Round(
             self.ctx,
             self.rounds,
             update,
@@ -290,14 +312,10 @@ class _NodeRun:
                 base_loss=base_loss,
                 loss_after=(lambda u: probe.loss(base - scale * u)) if probe else None,
             ),
-        )
-        self.exchange_s += time.perf_counter() - started
-        return outcome
+        ).run()
 
     def _record(self, outcome: RoundOutcome, step: int) -> None:
-        """After a round (and its optimizer step): hash the swarm's weights once, record, report."""
-        started = time.perf_counter()
-        self.base_hash = fingerprint(self.sync.global_params())
+        """After a round (and its outer step): record it under the new base hash, report it."""
         self.rounds += 1
         decision = outcome.decision
         self.records.append(
@@ -314,7 +332,6 @@ class _NodeRun:
             )
         )
         self.reporter.round(outcome, self.base_hash, self._global_state, step + 1)
-        self.exchange_s += time.perf_counter() - started
 
     def _global_state(self) -> dict[str, torch.Tensor]:
         state = cpu_state(self.model)

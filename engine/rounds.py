@@ -93,50 +93,34 @@ class RoundContext:
     ledger: Ledger | None = None
 
     def key(self, index: int, *parts: str) -> str:
-        return ":".join((self.session, f"r{index}", *parts))
+        return self.prefix(index) + ":".join(parts)
+
+    def prefix(self, index: int) -> str:
+        """What every key of round ``index`` starts with."""
+        return f"{self.session}:r{index}:"
 
 
-def run_round(
-    ctx: RoundContext,
-    index: int,
-    update: torch.Tensor,
-    *,
-    base_hash: str,
-    meta: dict[str, float | int | str],
-    judge: Judge,
-) -> RoundOutcome:
-    """This node's part in round ``index`` with ``update`` (flat float32, on the node's device)."""
-    return Round(ctx, index, update, base_hash=base_hash, meta=meta, judge=judge).run()
-
-
+@dataclass
 class Round:
-    """One round as one node sees it: ``run`` goes through the phases of the module doc, each a
-    method: propose, collect, vote, decide (every way out of the round), merge."""
+    """One round as one node sees it, with this node's ``update`` (flat float32, on the node's
+    device): ``run`` goes through the phases of the module doc, each a method: propose,
+    collect, vote, decide (every way out of the round), merge."""
 
-    def __init__(
-        self,
-        ctx: RoundContext,
-        index: int,
-        update: torch.Tensor,
-        *,
-        base_hash: str,
-        meta: dict[str, float | int | str],
-        judge: Judge,
-    ) -> None:
-        self.ctx, self.index, self.update, self.base_hash, self.meta, self.judge = (
-            ctx,
-            index,
-            update,
-            base_hash,
-            meta,
-            judge,
-        )
-        self.started = time.monotonic()
-        self.sent, self.received = ctx.exchange.bytes_sent, ctx.exchange.bytes_received
-        self.updates: dict[str, torch.Tensor] = {}  # decoded proposals, this node's own included
-        self.metas: dict[str, dict[str, Any]] = {ctx.node_id: dict(meta)}
-        self.refused: dict[str, str] = {}  # proposals that could not be read or came from another base
-        self.fetched: dict[str, tuple[int, float]] = {}
+    ctx: RoundContext
+    index: int
+    update: torch.Tensor
+    base_hash: str
+    meta: dict[str, float | int | str]
+    judge: Judge
+    started: float = field(default_factory=time.monotonic, init=False)
+    updates: dict[str, torch.Tensor] = field(default_factory=dict, init=False)  # decoded, this node's included
+    metas: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    refused: dict[str, str] = field(default_factory=dict, init=False)  # unreadable, or from another base
+    fetched: dict[str, tuple[int, float]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.sent, self.received = self.ctx.exchange.bytes_sent, self.ctx.exchange.bytes_received
+        self.metas[self.ctx.node_id] = dict(self.meta)
 
     @property
     def proposers(self) -> tuple[str, ...]:
@@ -265,7 +249,7 @@ class Round:
         try:
             outcome = self.merge(Decision.from_json(stored), votes)
         finally:
-            ctx.exchange.done(ctx.key(self.index, ""), ctx.node_id, ctx.members)
+            ctx.exchange.done(ctx.prefix(self.index), ctx.node_id, ctx.members)
         outcome.sent = ctx.exchange.bytes_sent - self.sent
         outcome.received = ctx.exchange.bytes_received - self.received
         outcome.fetched = self.fetched

@@ -9,9 +9,10 @@ diloco           DiLoCo (Douillard et al. 2023): H local steps, then outer SGD w
 
 The pseudo-gradient of node i is  delta_i = theta_global - theta_i  after its H local steps.
 
-Each strategy is a ``Sync``: after every backward pass the node calls ``after_backward``, which
-decides whether this step ends a round, forms the proposal, has the node run the round
-(``propose``) and applies its outcome. Everything stays on the model's device.
+Each strategy is a ``Sync``: ``due`` says whether a step ends in a round; after every backward
+pass the node calls ``after_backward``, which takes the inner step and, when a round is due,
+forms the proposal, has the node run the round (``propose``) and applies its outcome.
+Everything stays on the model's device.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class OuterOptimizer:
 
 
 class Sync(Protocol):
+    def due(self, step: int, last: bool) -> bool:
+        """Whether inner step ``step`` (``last``: the run's last) ends in a round."""
+
     def after_backward(self, step: int, last: bool, propose: Propose) -> RoundOutcome | None:
         """Take this step's optimizer step, running a round first or after it if one is due."""
 
@@ -94,6 +98,9 @@ class GradientSync:
 
     def __init__(self, model: GPT, trainer: Trainer) -> None:
         self.model, self.trainer = model, trainer
+
+    def due(self, step: int, last: bool) -> bool:
+        return True
 
     def after_backward(self, step: int, last: bool, propose: Propose) -> RoundOutcome:
         grads = [p.grad for p in self.model.parameters()]
@@ -115,21 +122,22 @@ class OuterSync:
     """cooperative_sgd and diloco: H inner steps, then a round on the pseudo-gradient and the
     outer step; the node continues from the global model (kept as it was if the round failed)."""
 
-    def __init__(self, model: GPT, trainer: Trainer, strategy: Strategy) -> None:
+    def __init__(self, model: GPT, trainer: Trainer, strategy: Strategy, momentum: torch.Tensor | None = None) -> None:
         self.model, self.trainer, self.strategy = model, trainer, strategy
         self.outer = OuterOptimizer(params_vector(model), strategy)
+        if momentum is not None:
+            self.outer.momentum = momentum
 
     @property
     def momentum(self) -> torch.Tensor | None:
         return self.outer.momentum
 
-    @momentum.setter
-    def momentum(self, buffer: torch.Tensor) -> None:
-        self.outer.momentum = buffer
+    def due(self, step: int, last: bool) -> bool:
+        return last or (step + 1) % self.strategy.local_steps == 0
 
     def after_backward(self, step: int, last: bool, propose: Propose) -> RoundOutcome | None:
         self.trainer.step()
-        if (step + 1) % self.strategy.local_steps and not last:
+        if not self.due(step, last):
             return None
         delta = self.outer.params - params_vector(self.model)
         outcome = propose(delta, self.outer.params, 1.0)
@@ -143,5 +151,10 @@ class OuterSync:
         return self.outer.params
 
 
-def make_sync(model: GPT, trainer: Trainer, strategy: Strategy) -> GradientSync | OuterSync:
-    return GradientSync(model, trainer) if strategy.exchanges_gradients else OuterSync(model, trainer, strategy)
+def make_sync(
+    model: GPT, trainer: Trainer, strategy: Strategy, *, momentum: torch.Tensor | None = None
+) -> GradientSync | OuterSync:
+    """The strategy's Sync; ``momentum``: the outer optimizer's state to resume from, if any."""
+    if strategy.exchanges_gradients:
+        return GradientSync(model, trainer)
+    return OuterSync(model, trainer, strategy, momentum)

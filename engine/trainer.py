@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import cast
 
@@ -25,6 +26,7 @@ class Trainer:
         self, model: GPT, config: TrainConfig, *, total_steps: int, device: torch.device, start_step: int = 0
     ) -> None:
         self.model, self.config, self.device = model, config, device
+        self.step_seconds = 0.0
         self.forward: nn.Module = cast(nn.Module, torch.compile(model)) if config.compile else model
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer: torch.optim.Optimizer
@@ -62,12 +64,15 @@ class Trainer:
         return loss.detach(), accuracy
 
     def step(self) -> None:
-        """Clip, step and clear: the gradients may have been replaced by the swarm's (sync_sgd)."""
+        """Clip, step and clear: the gradients may have been replaced by the swarm's (sync_sgd).
+        Its wall time adds up in ``step_seconds`` (a round that calls it need not count it)."""
+        started = time.perf_counter()
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.schedule.step()
+        self.step_seconds += time.perf_counter() - started
 
     def evaluate(self, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
         return evaluate(self.forward, batches, device=self.device, bf16=self.config.bf16)

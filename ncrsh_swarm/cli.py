@@ -15,19 +15,8 @@ PLUGINS = "ncrsh.commands"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ncrsh", description="ncrsh-Swarm: cooperative training across machines")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    missing = []
     for plugin in entry_points(group=PLUGINS):
-        try:
-            add_commands = plugin.load()
-        except ImportError as exc:  # registered, but its dependencies are not installed
-            missing.append(f"{plugin.name} ({exc.name or exc})")
-            continue
-        add_commands(commands)
-    if missing:
-        parser.epilog = (
-            f"Not available here: {', '.join(missing)}. The server and worker commands need "
-            "pip install 'ncrsh-swarm[server]'."
-        )
+        plugin.load()(commands)  # the server's load nothing beyond the standard library until run
     add_client_commands(commands)
     return parser
 

@@ -12,7 +12,7 @@ from engine.config import Policy
 from engine.errors import ModelDivergence
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore
 from engine.quorum import Decision, Vote
-from engine.rounds import RoundContext, RoundOutcome, run_round
+from engine.rounds import Round, RoundContext, RoundOutcome
 from engine.voting import judge
 
 MEMBERS = ("n0", "n1", "n2")
@@ -36,7 +36,7 @@ def _run(
         time.sleep(delay)
         ctx = RoundContext(exchange_factory(), "s", name, MEMBERS, policy)
         update = torch.full((8,), (values or {}).get(name, 1.0))
-        outcomes[name] = run_round(ctx, 0, update, base_hash="sha256:same", meta={}, judge=_judge(name))
+        outcomes[name] = Round(ctx, 0, update, base_hash="sha256:same", meta={}, judge=_judge(name)).run()
 
     threads = [threading.Thread(target=node, args=item) for item in nodes.items()]
     for thread in threads:
@@ -114,7 +114,7 @@ def test_a_proposal_from_another_base_model_is_refused() -> None:
             time.sleep(1.3)  # after the others decided: the decision is theirs
         ctx = RoundContext(InMemoryExchange(store), "s", name, MEMBERS, policy)
         try:
-            results[name] = run_round(ctx, 0, torch.ones(4), base_hash=base, meta={}, judge=_judge(name))
+            results[name] = Round(ctx, 0, torch.ones(4), base_hash=base, meta={}, judge=_judge(name)).run()
         except ModelDivergence as exc:
             errors[name] = exc
 
@@ -163,7 +163,7 @@ def _with_ledger(
     def node(name: str) -> None:
         ctx = RoundContext(InMemoryExchange(store), "s", name, MEMBERS, policy, ledger=ledger)
         update = torch.full((8,), 1.0)
-        outcomes[name] = run_round(ctx, 0, update, base_hash="sha256:same", meta={"loss": 2.0}, judge=_judge(name))
+        outcomes[name] = Round(ctx, 0, update, base_hash="sha256:same", meta={"loss": 2.0}, judge=_judge(name)).run()
 
     threads = [threading.Thread(target=node, args=(name,)) for name in MEMBERS]
     if operator is not None:
