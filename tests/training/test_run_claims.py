@@ -11,7 +11,7 @@ from pytest_django.fixtures import Settings
 from nodes.models import Node, NodeStatus
 from tests.support.services import plan_config
 from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
-from training.runtime import DatabaseReporter, execute_run
+from training.runtime import DatabaseReporter, _stores, execute_run
 from training.services import StaleRun, run_finish, runs_rejoin
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +80,4 @@ def test_a_session_in_which_no_round_commits_fails_with_consensus_failed(
     assert session.status == SessionStatus.FAILED
     assert "CONSENSUS_FAILED (1003): none of 2 rounds committed" in session.error
     assert session.final_model is None
+    assert session.id not in _stores.stores  # the embedded exchange went with the session's last run
