@@ -2,7 +2,7 @@
 4 nodes, the same token budget for each strategy; final validation loss and bytes exchanged
 per node. Target: diloco within 5% of sync_sgd's loss with at least 100x fewer bytes.
 
-    python -m bench.communication [--steps 4000] [--local-steps 125]
+    python -m bench.communication [--steps 4000] [--local-steps 125] [--wire int8]
 
 The defaults are the tiny model's: 4000 inner steps per node, H=125, and an outer SGD with
 lr 1.0 and Nesterov momentum 0.5 for diloco (the paper's 0.7/0.9 are for long runs of large
@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--outer-lr", type=float, default=1.0, help="diloco's outer lr")
     parser.add_argument("--outer-momentum", type=float, default=0.5, help="diloco's outer Nesterov momentum")
     parser.add_argument("--strategies", default="sync_sgd,cooperative_sgd,diloco")
+    parser.add_argument("--wire", default="float32", help="diloco's wire format (float32, bfloat16, int8...)")
     args = parser.parse_args()
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -49,7 +50,8 @@ def main() -> None:
         if name == "diloco":
             knobs |= {"outer_lr": args.outer_lr, "outer_momentum": args.outer_momentum}
         strategy = make_strategy(name, **knobs)
-        specs = [NodeSpec(m, members, tiny(), train, strategy, policy) for m in members]
+        wire = args.wire if name == "diloco" else "float32"
+        specs = [NodeSpec(m, members, tiny(), train, strategy, policy, wire_dtype=wire) for m in members]
         started = time.perf_counter()
         nodes = run_local_swarm(specs, corpus=corpus)
         seconds = time.perf_counter() - started
