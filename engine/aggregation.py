@@ -13,19 +13,32 @@ import torch
 
 from engine.config import AggregatorConfig
 from engine.errors import AggregatorBoundError
+from engine.vectors import chunks
 
 _NON_FINITE = "non-finite update reached aggregation; validation must reject it first"
 
 
-def aggregate(updates: Sequence[torch.Tensor], config: AggregatorConfig) -> torch.Tensor:
+def aggregate(
+    updates: Sequence[torch.Tensor], config: AggregatorConfig, *, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The aggregate of ``updates``; the mean is written into ``out`` if given (a buffer the
+    caller owns and reuses), the others come back in a new tensor."""
     config.check(len(updates))
     if config.name == "mean":
-        # A running sum: one pass, no (n, P) copy. NaN and inf propagate, so one check suffices.
-        total = updates[0].float() + updates[1] if len(updates) > 1 else updates[0].float().clone()
-        for update in updates[2:]:
-            total += update
-        total /= len(updates)
-        if not math.isfinite(float(total.sum())):  # one read pass; an overflow counts as non-finite
+        # A running sum, chunk by chunk: one pass over memory, no (n, P) copy. NaN and inf
+        # propagate into the sum, so one check suffices (an overflow counts as non-finite).
+        total = torch.empty_like(updates[0], dtype=torch.float32) if out is None else out
+        finite_probe = 0.0
+        for piece, *parts in chunks(total, *updates):
+            if len(parts) == 1:
+                piece.copy_(parts[0])
+            else:
+                torch.add(parts[0], parts[1], out=piece)
+            for part in parts[2:]:
+                piece += part
+            piece /= len(parts)
+            finite_probe += float(piece.sum())
+        if not math.isfinite(finite_probe):
             raise AggregatorBoundError(_NON_FINITE)
         return total
     stacked = torch.stack(list(updates)).float()  # (n, P)

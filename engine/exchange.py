@@ -2,7 +2,8 @@
 
 An ``Exchange`` is a per-node handle on a shared space of keys with write-once decisions:
 ``InMemoryExchange`` (nodes as threads of one process) and ``RedisExchange`` (nodes anywhere).
-Each handle counts the bytes its node sent and received (an update counts its wire size).
+Each handle counts the bytes its node sent and received (an update counts its wire size), and
+the seconds it spent waiting for keys its peers had not written yet.
 
 Small values (votes, decisions) are bytes. Proposals are tensors with metadata: the in-memory
 exchange hands the packed tensor itself to the receivers (no serialisation, no copy to the host,
@@ -62,6 +63,7 @@ class Exchange(ABC):
     def __init__(self) -> None:
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.waited_s = 0.0
 
     # --- small values --------------------------------------------------------------------------
     def put(self, key: str, value: bytes) -> None:
@@ -115,6 +117,12 @@ class Exchange(ABC):
             self.bytes_received += arrival.nbytes
             yield arrival
 
+    def holds(self, round_prefix: str) -> bool:
+        """Whether a proposal of the round under ``round_prefix`` may still be read from the
+        proposer's own memory: a byte exchange copies it out when it is proposed (never); the
+        in-memory one lends the tensor itself until the round is forgotten."""
+        return False
+
     def done(self, round_prefix: str, node: str, members: Sequence[str]) -> None:
         """``node`` has its decision of the round under ``round_prefix``; the last of ``members``
         to say so deletes the round's keys."""
@@ -137,7 +145,9 @@ class Exchange(ABC):
             missing = [k for k in missing if k not in present]
             if not missing or time.monotonic() >= until or cancelled():
                 return
+            started = time.perf_counter()
             time.sleep(self.poll_interval)
+            self.waited_s += time.perf_counter() - started
 
     @abstractmethod
     def _put(self, key: str, value: bytes) -> None: ...
@@ -202,6 +212,10 @@ class InMemoryExchange(Exchange):
     def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
         packed, meta = header  # what a byte exchange would move: the codes and the metadata
         return Arrival(key, unpack(packed, device), dict(meta), packed.nbytes + len(json.dumps(meta)))
+
+    def holds(self, round_prefix: str) -> bool:
+        with self.store.lock:
+            return any(key.startswith(round_prefix) for key in self.store.data)
 
     def _ack(self, round_prefix: str, node: str) -> int:
         with self.store.lock:

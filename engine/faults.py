@@ -47,6 +47,9 @@ class FaultyExchange(Exchange):
             time.sleep(self.delay_s)
         return super().propose(key, corrupt(update, self.fault), meta, wire=wire)
 
+    def holds(self, round_prefix: str) -> bool:
+        return self.inner.holds(round_prefix)
+
     def _put(self, key: str, value: bytes) -> None:
         self.inner._put(key, value)
 

@@ -18,8 +18,9 @@ from engine.exchange import Exchange
 from engine.faults import FAULTS, FaultyExchange
 from engine.model import GPT, build_model
 from engine.rounds import Ledger, Round, RoundContext, RoundOutcome
-from engine.strategies import copy_into, make_sync
+from engine.strategies import make_sync
 from engine.trainer import Trainer, evaluate
+from engine.vectors import flatten_parameters
 from engine.voting import judge
 from engine.wire import pack, to_bytes
 
@@ -108,7 +109,8 @@ class NodeResult:
     bytes_sent: int
     bytes_received: int
     compute_seconds: float
-    exchange_seconds: float
+    exchange_seconds: float  # in rounds: see _NodeRun
+    peer_wait_seconds: float  # of which waiting for peers (their proposals, votes, decisions)
     stopped: bool
 
 
@@ -128,9 +130,10 @@ class Probe:
 
     def __init__(self, model: GPT, batch: tuple[torch.Tensor, torch.Tensor], device: torch.device, bf16: bool) -> None:
         self.model, self.batch, self.device, self.bf16 = copy.deepcopy(model), [batch], device, bf16
+        self.weights = flatten_parameters(self.model)
 
     def loss(self, vector: torch.Tensor) -> float:
-        copy_into(list(self.model.parameters()), vector)
+        self.weights.copy_(vector)
         return evaluate(self.model, self.batch, device=self.device, bf16=self.bf16)[0]
 
 
@@ -226,7 +229,7 @@ class _NodeRun:
             exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop, ledger
         )
         momentum = resume.state.get(OUTER_MOMENTUM) if resume is not None else None
-        self.sync = make_sync(self.model, self.trainer, spec.strategy, momentum=momentum)
+        self.sync = make_sync(self.model, self.trainer, spec.strategy, momentum=momentum, lent=self.ctx.lent)
         self.base_hash = fingerprint(self.sync.global_params())
         self.rounds = resume.rounds if resume is not None else 0
         self.records: list[RoundRecord] = []
@@ -288,14 +291,21 @@ class _NodeRun:
             bytes_received=self.exchange.bytes_received,
             compute_seconds=self.compute_s,
             exchange_seconds=self.round_s,
+            peer_wait_seconds=self.exchange.waited_s,
             stopped=stopped,
         )
 
     def _round(
-        self, step: int, loss: torch.Tensor, update: torch.Tensor, base: torch.Tensor, scale: float
+        self,
+        step: int,
+        loss: torch.Tensor,
+        update: torch.Tensor,
+        base: torch.Tensor,
+        scale: float,
+        into: torch.Tensor | None,
     ) -> RoundOutcome:
         """A round with this node's ``update``; the held-out probe (if on) judges each proposal
-        by the loss of ``base - scale * proposal``."""
+        by the loss of ``base - scale * proposal``; the merged update goes ``into`` if given."""
         spec, probe = self.spec, self.probe
         base_loss = probe.loss(base) if probe else None
         return Round(
@@ -312,6 +322,7 @@ class _NodeRun:
                 base_loss=base_loss,
                 loss_after=(lambda u: probe.loss(base - scale * u)) if probe else None,
             ),
+            into=into,
         ).run()
 
     def _record(self, outcome: RoundOutcome, step: int) -> None:

@@ -99,12 +99,17 @@ class RoundContext:
         """What every key of round ``index`` starts with."""
         return f"{self.session}:r{index}:"
 
+    def lent(self, index: int) -> bool:
+        """Whether what this node proposed in round ``index`` may still be read by its peers."""
+        return self.exchange.holds(self.prefix(index))
+
 
 @dataclass
 class Round:
     """One round as one node sees it, with this node's ``update`` (flat float32, on the node's
     device): ``run`` goes through the phases of the module doc, each a method: propose,
-    collect, vote, decide (every way out of the round), merge."""
+    collect, vote, decide (every way out of the round), merge. The mean of the accepted
+    updates is written ``into`` a buffer of the caller's, if given."""
 
     ctx: RoundContext
     index: int
@@ -112,6 +117,7 @@ class Round:
     base_hash: str
     meta: dict[str, float | int | str]
     judge: Judge
+    into: torch.Tensor | None = None
     started: float = field(default_factory=time.monotonic, init=False)
     updates: dict[str, torch.Tensor] = field(default_factory=dict, init=False)  # decoded, this node's included
     metas: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
@@ -267,7 +273,9 @@ class Round:
         if decision.committed:
             self._fetch_late(decision.accepted)
             try:
-                aggregated = aggregate([self.updates[m] for m in decision.accepted], ctx.policy.aggregator)
+                aggregated = aggregate(
+                    [self.updates[m] for m in decision.accepted], ctx.policy.aggregator, out=self.into
+                )
             except AggregatorBoundError as exc:
                 # Every node holds the same updates and reaches the same refusal: still one outcome.
                 decision = replace(decision, accepted=(), committed=False, reason=f"CONSENSUS_FAILED: {exc}")

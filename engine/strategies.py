@@ -27,52 +27,41 @@ from engine.config import Strategy
 from engine.model import GPT
 from engine.rounds import RoundOutcome
 from engine.trainer import Trainer
+from engine.vectors import buffer_like, chunks, copy_into, flatten_parameters
 
-# propose(update, base, scale): run a round with ``update``; ``base - scale * update`` is the
-# model a peer's update would give this node (the held-out loss probe evaluates it).
-Propose = Callable[[torch.Tensor, torch.Tensor, float], RoundOutcome]
-
-
-def params_vector(model: GPT) -> torch.Tensor:
-    return parameters_to_vector(model.parameters()).detach().float()
-
-
-def copy_into(tensors: list[torch.Tensor], vector: torch.Tensor) -> None:
-    """Copy a flat vector into tensors (torch's vector_to_parameters would alias them to it)."""
-    offset = 0
-    with torch.no_grad():
-        for tensor in tensors:
-            tensor.copy_(vector[offset : offset + tensor.numel()].view_as(tensor))
-            offset += tensor.numel()
+# propose(update, base, scale, into): run a round with ``update``; ``base - scale * update`` is
+# the model a peer's update would give this node (the held-out loss probe evaluates it); the
+# merged update may be written into ``into`` (a buffer of the update's size), if given.
+Propose = Callable[[torch.Tensor, torch.Tensor, float, torch.Tensor | None], RoundOutcome]
 
 
 class OuterOptimizer:
     """Holds theta_global (flat, float32, on the model's device) and moves it by the merged
-    pseudo-gradient."""
+    pseudo-gradient: SGD, with Nesterov momentum when ``outer_momentum`` > 0 (as torch's SGD
+    computes it), in place and fused with loading the result into the model's weights."""
 
     def __init__(self, global_params: torch.Tensor, strategy: Strategy) -> None:
-        self.params = global_params.detach().clone().float().requires_grad_(False)
-        self.optimizer = torch.optim.SGD(
-            [self.params],
-            lr=strategy.outer_lr,
-            momentum=strategy.outer_momentum,
-            nesterov=strategy.outer_momentum > 0,
-        )
+        self.params = global_params.detach().clone().float()
+        self.lr, self.beta = strategy.outer_lr, strategy.outer_momentum
+        # beta * 0 + g == g: a zero buffer takes torch's first step
+        self.momentum = buffer_like(self.params) if self.beta > 0 else None
 
-    @property
-    def momentum(self) -> torch.Tensor | None:
-        buffer = self.optimizer.state.get(self.params, {}).get("momentum_buffer")
-        return buffer if isinstance(buffer, torch.Tensor) else None
+    def resume(self, momentum: torch.Tensor) -> None:
+        if self.momentum is None:
+            raise ValueError("this outer optimizer has no momentum to resume")
+        self.momentum.copy_(momentum)
 
-    @momentum.setter
-    def momentum(self, buffer: torch.Tensor) -> None:
-        self.optimizer.state[self.params]["momentum_buffer"] = buffer.to(self.params.device, torch.float32).clone()
-
-    def step(self, pseudo_gradient: torch.Tensor) -> torch.Tensor:
-        self.params.grad = pseudo_gradient.to(self.params.device, torch.float32)
-        self.optimizer.step()
-        self.params.grad = None
-        return self.params
+    def step(self, pseudo_gradient: torch.Tensor, weights: torch.Tensor) -> None:
+        """theta_global -= lr * (g + beta * m) with m = beta * m + g, where g is
+        ``pseudo_gradient`` (overwritten: it is scratch), and the result into ``weights`` (the
+        model's, flat): one pass over memory on the CPU."""
+        state = [self.momentum] if self.momentum is not None else []
+        for param, grad, weight, *momentum in chunks(self.params, pseudo_gradient, weights, *state):
+            if momentum:
+                momentum[0].mul_(self.beta).add_(grad)
+                grad.add_(momentum[0], alpha=self.beta)
+            param.add_(grad, alpha=-self.lr)
+            weight.copy_(param)
 
 
 class Sync(Protocol):
@@ -98,6 +87,7 @@ class GradientSync:
 
     def __init__(self, model: GPT, trainer: Trainer) -> None:
         self.model, self.trainer = model, trainer
+        self.weights = flatten_parameters(model)
 
     def due(self, step: int, last: bool) -> bool:
         return True
@@ -105,7 +95,7 @@ class GradientSync:
     def after_backward(self, step: int, last: bool, propose: Propose) -> RoundOutcome:
         grads = [p.grad for p in self.model.parameters()]
         lr = self.trainer.optimizer.param_groups[0]["lr"]
-        outcome = propose(parameters_to_vector(grads), self.global_params(), lr)  # type: ignore[arg-type]
+        outcome = propose(parameters_to_vector(grads), self.weights, lr, None)  # type: ignore[arg-type]
         if outcome.committed:
             assert outcome.aggregate is not None
             copy_into(grads, outcome.aggregate)  # type: ignore[arg-type]
@@ -115,18 +105,34 @@ class GradientSync:
         return outcome
 
     def global_params(self) -> torch.Tensor:
-        return params_vector(self.model)
+        return self.weights
 
 
 class OuterSync:
     """cooperative_sgd and diloco: H inner steps, then a round on the pseudo-gradient and the
-    outer step; the node continues from the global model (kept as it was if the round failed)."""
+    outer step; the node continues from the global model (kept as it was if the round failed).
 
-    def __init__(self, model: GPT, trainer: Trainer, strategy: Strategy, momentum: torch.Tensor | None = None) -> None:
-        self.model, self.trainer, self.strategy = model, trainer, strategy
-        self.outer = OuterOptimizer(params_vector(model), strategy)
+    The round's vectors live in buffers allocated once: the model's weights (flattened), the
+    merged update, and the pseudo-gradients. An exchange in memory lends a proposal to the peers
+    until every member is done with its round (``lent(index)``), so a pseudo-gradient buffer is
+    written again only once its round has let go of it; until then a new one is made."""
+
+    def __init__(
+        self,
+        model: GPT,
+        trainer: Trainer,
+        strategy: Strategy,
+        momentum: torch.Tensor | None = None,
+        lent: Callable[[int], bool] = lambda index: False,
+    ) -> None:
+        self.trainer, self.strategy, self.lent = trainer, strategy, lent
+        self.weights = flatten_parameters(model)
+        self.outer = OuterOptimizer(self.weights, strategy)
         if momentum is not None:
-            self.outer.momentum = momentum
+            self.outer.resume(momentum)
+        self.merged = buffer_like(self.weights)
+        self.spare = [buffer_like(self.weights)]  # pseudo-gradient buffers free to write
+        self.proposed: dict[int, torch.Tensor] = {}  # round index -> the buffer proposed in it
 
     @property
     def momentum(self) -> torch.Tensor | None:
@@ -139,22 +145,37 @@ class OuterSync:
         self.trainer.step()
         if not self.due(step, last):
             return None
-        delta = self.outer.params - params_vector(self.model)
-        outcome = propose(delta, self.outer.params, 1.0)
+        delta = torch.sub(self.outer.params, self.weights, out=self._free_delta())
+        outcome = propose(delta, self.outer.params, 1.0, self.merged)
+        self.proposed[outcome.index] = delta
+        if len(self.proposed) > 2:  # one lent out for long is the exchange's to keep until done
+            del self.proposed[next(iter(self.proposed))]
         if outcome.committed:
             assert outcome.aggregate is not None
-            self.outer.step(outcome.aggregate)
-        copy_into(list(self.model.parameters()), self.outer.params)
+            self.outer.step(outcome.aggregate, self.weights)
+        else:
+            self.weights.copy_(self.outer.params)
         return outcome
+
+    def _free_delta(self) -> torch.Tensor:
+        self.spare += [self.proposed.pop(i) for i in list(self.proposed) if not self.lent(i)]
+        return self.spare.pop() if self.spare else buffer_like(self.weights)
 
     def global_params(self) -> torch.Tensor:
         return self.outer.params
 
 
 def make_sync(
-    model: GPT, trainer: Trainer, strategy: Strategy, *, momentum: torch.Tensor | None = None
+    model: GPT,
+    trainer: Trainer,
+    strategy: Strategy,
+    *,
+    momentum: torch.Tensor | None = None,
+    lent: Callable[[int], bool] = lambda index: False,
 ) -> GradientSync | OuterSync:
-    """The strategy's Sync; ``momentum``: the outer optimizer's state to resume from, if any."""
+    """The strategy's Sync, which flattens the model's weights into one vector (see
+    engine.vectors); ``momentum``: the outer optimizer's state to resume from, if any;
+    ``lent(index)``: whether the exchange still lends out what was proposed in round ``index``."""
     if strategy.exchanges_gradients:
         return GradientSync(model, trainer)
-    return OuterSync(model, trainer, strategy, momentum)
+    return OuterSync(model, trainer, strategy, momentum, lent)

@@ -3,7 +3,7 @@ import torch
 
 from engine.config import ModelConfig, default, tiny
 from engine.model import build_model
-from engine.strategies import params_vector
+from engine.vectors import params_vector
 
 
 def test_the_same_seed_gives_identical_weights_and_another_seed_does_not() -> None:
