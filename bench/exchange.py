@@ -4,11 +4,13 @@ bytes in the same run. Target: exchange / raw throughput >= 0.9.
 Raw: each client SETs its payload and GETs the others', in values of at most CHUNK_BYTES (Redis
 refuses a value over 512 MB: a bigger update cannot move as one value, raw or not). Exchange:
 each node runs a full round (propose, validate, vote, decide, aggregate) through RedisExchange.
-Every client and node is its own process (as on a real fleet), started before the clock and
-released together.
+Every node is one process (as on a real fleet) that lives through the whole run, as a node
+lives through a session: each repeat, the nodes are released together into a raw round, then
+into an exchange round. The first repeat warms both up (a node's first round allocates its
+buffers); the medians are of the repeats after it.
 
     python -m bench.exchange [--redis redis://127.0.0.1:6379/0] [--repeats 7]    # 19.2M, 4 nodes
-    python -m bench.exchange --params 300e6 --nodes 2 --repeats 3                # 1.2 GB in fp32
+    python -m bench.exchange --params 300e6 --nodes 2 --repeats 4                # 1.2 GB in fp32
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import multiprocessing
 import secrets
 import statistics
 import time
-from collections.abc import Callable
 
 import redis
 import torch
@@ -31,71 +32,80 @@ from engine.rounds import Round, RoundContext
 from engine.voting import judge
 from engine.wire import pack, to_bytes
 
+PATHS = ("raw", "exchange")
 
-def in_processes(nodes: int, work: Callable[[int], None]) -> float:
-    """Wall time from the common start of the node processes to the last one's end."""
+
+def raw_round(client: redis.Redis, prefix: str, payloads: list[memoryview], i: int) -> None:
+    """SET this node's payload in chunks, then GET every chunk of the others' (as a node would:
+    waiting for the peers)."""
+    parts = -(-len(payloads[0]) // CHUNK_BYTES)
+    for c in range(parts):
+        client.set(f"{prefix}:{i}:{c}", payloads[i][c * CHUNK_BYTES : (c + 1) * CHUNK_BYTES], ex=600)
+    for j in range(len(payloads)):
+        for c in range(parts if j != i else 0):
+            while client.get(f"{prefix}:{j}:{c}") is None:
+                time.sleep(0.005)
+
+
+def exchange_round(ctx: RoundContext, index: int, update: torch.Tensor, into: torch.Tensor) -> None:
+    """A full round through the exchange, merging into a buffer of the node's (as OuterSync does)."""
+    outcome = Round(
+        ctx,
+        index,
+        update,
+        base_hash="xxh3:bench",
+        meta={},
+        judge=lambda u: judge(u, voter=ctx.node_id, kappa=3.0, epsilon=0.05),
+        into=into,
+    ).run()
+    assert outcome.committed
+
+
+def run_nodes(url: str, updates: list[torch.Tensor], payloads: list[memoryview], wire: str, repeats: int) -> dict:
+    """Seconds per repeat and path: from the nodes' common start to the last one's end."""
+    nodes, run = len(updates), secrets.token_hex(4)
     context = multiprocessing.get_context("fork")
     start, times = context.Barrier(nodes), context.Queue()
+    names = tuple(f"node_{i}" for i in range(nodes))
+    policy = Policy(check_loss=False, deadline_s=600)
 
     def node(i: int) -> None:
         torch.set_num_threads(1)
-        start.wait()
-        began = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
-        work(i)
-        times.put((began, time.perf_counter()))
+        client = redis.Redis.from_url(url)
+        handle = RedisExchange(url, prefix=f"bench-exchange:{run}", ttl_s=600)
+        ctx = RoundContext(handle, "bench", names[i], names, policy, wire)
+        into = torch.zeros_like(updates[i])
+        for repeat in range(repeats):
+            for path in PATHS:
+                start.wait()
+                began = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
+                if path == "raw":
+                    raw_round(client, f"bench-raw:{run}:{repeat}", payloads, i)
+                else:
+                    exchange_round(ctx, repeat, updates[i], into)
+                times.put((repeat, path, began, time.perf_counter()))
+                if path == "raw":  # once all have read, each deletes its keys, as the exchange does
+                    start.wait()
+                    client.unlink(*client.keys(f"bench-raw:{run}:{repeat}:{i}:*"))
 
     processes = [context.Process(target=node, args=(i,)) for i in range(nodes)]
     for process in processes:
         process.start()
-    spans = [times.get(timeout=600) for _ in processes]
+    spans: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for _ in range(repeats * len(PATHS) * nodes):
+        repeat, path, began, ended = times.get(timeout=1200)
+        spans.setdefault((repeat, path), []).append((began, ended))
+        if len(spans[repeat, path]) == nodes:
+            seconds = max(e for _, e in spans[repeat, path]) - min(b for b, _ in spans[repeat, path])
+            print(f"repeat {repeat + 1} ({'warm-up' if repeat == 0 else 'timed'}): {path} {seconds:.2f}s", flush=True)
     for process in processes:
         process.join()
         if process.exitcode != 0:
             raise RuntimeError(f"a node process failed with exit code {process.exitcode}")
-    return max(end for _, end in spans) - min(began for began, _ in spans)
-
-
-def raw_round(url: str, payloads: list[memoryview]) -> float:
-    prefix, nodes = f"bench-raw:{secrets.token_hex(4)}", len(payloads)
-    parts = -(-len(payloads[0]) // CHUNK_BYTES)
-
-    def work(i: int) -> None:
-        client = redis.Redis.from_url(url)
-        for c in range(parts):
-            client.set(f"{prefix}:{i}:{c}", payloads[i][c * CHUNK_BYTES : (c + 1) * CHUNK_BYTES], ex=600)
-        for j in range(nodes):
-            for c in range(parts if j != i else 0):
-                while client.get(f"{prefix}:{j}:{c}") is None:  # as a node would: wait for the peers
-                    time.sleep(0.005)
-        client.close()
-
-    seconds = in_processes(nodes, work)
-    redis.Redis.from_url(url).delete(*[f"{prefix}:{i}:{c}" for i in range(nodes) for c in range(parts)])
-    return seconds
-
-
-def exchange_round(url: str, updates: list[torch.Tensor], wire: str) -> float:
-    prefix = f"bench-exchange:{secrets.token_hex(4)}"
-    policy = Policy(check_loss=False, deadline_s=600)
-    nodes = tuple(f"node_{i}" for i in range(len(updates)))
-
-    def work(i: int) -> None:
-        ctx = RoundContext(RedisExchange(url, prefix=prefix, ttl_s=600), "bench", nodes[i], nodes, policy, wire)
-        outcome = Round(
-            ctx,
-            0,
-            updates[i],
-            base_hash="sha256:bench",
-            meta={},
-            judge=lambda u: judge(u, voter=nodes[i], kappa=3.0, epsilon=0.05),
-        ).run()
-        assert outcome.committed
-
-    seconds = in_processes(len(updates), work)
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-    return seconds
+    return {
+        path: [max(e for _, e in spans[r, path]) - min(b for b, _ in spans[r, path]) for r in range(1, repeats)]
+        for path in PATHS
+    }
 
 
 def main() -> None:
@@ -113,11 +123,10 @@ def main() -> None:
     packed = [pack(u, args.wire) for u in updates]
     # The same payload bytes, raw: views of the packed tensors (int8: scales, then codes)
     payloads = [memoryview(b"".join(to_bytes(p))) if p.scales is not None else to_bytes(p)[0] for p in packed]
-    raw_s, exchange_s = [], []
-    for repeat in range(args.repeats):  # interleaved, so both see the same machine
-        raw_s.append(raw_round(args.redis, payloads))
-        exchange_s.append(exchange_round(args.redis, updates, args.wire))
-        print(f"repeat {repeat + 1}: raw {raw_s[-1]:.2f}s, exchange round {exchange_s[-1]:.2f}s", flush=True)
+    if args.repeats < 2:
+        parser.error("--repeats must be at least 2 (the first is a warm-up)")
+    seconds = run_nodes(args.redis, updates, payloads, args.wire, args.repeats)
+    raw_s, exchange_s = seconds["raw"], seconds["exchange"]
     moved = sum(len(p) for p in payloads) * args.nodes  # each payload written once and read by the others
     raw, exchange = statistics.median(raw_s), statistics.median(exchange_s)
     ratio = raw / exchange

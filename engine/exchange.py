@@ -7,11 +7,13 @@ the seconds it spent waiting for keys its peers had not written yet.
 
 Small values (votes, decisions) are bytes. Proposals are tensors with metadata: the in-memory
 exchange hands the packed tensor itself to the receivers (no serialisation, no copy to the host,
-whatever the device); Redis moves bytes: a header (wire format, length, metadata, one XXH3-128
-checksum per chunk) and the payload in chunks of at most ``CHUNK_BYTES``, written before the
-header and fetched one by one, so no Redis value nears its 512 MB limit and a receiver decodes
-as the chunks arrive. The checksum catches corruption on the way at memory speed (a sha256 of a
-default-size update costs more than sending it); authenticity is the voting's job.
+whatever the device); Redis moves bytes: a header (wire format, length, metadata, number of
+chunks), then the payload in chunks of at most ``CHUNK_BYTES``, each followed by its XXH3-128
+checksum under its own key. No Redis value nears its 512 MB limit, and a receiver streams: it
+fetches each chunk as soon as its checksum says it has landed, while the proposer is still
+sending the next (a chunk that has not landed by the round's deadline makes the proposal late).
+The checksum catches corruption on the way at memory speed (a sha256 of a default-size update
+costs more than sending it); authenticity is the voting's job.
 
 Round keys are ``<session>:r<index>:<name>`` (see ``rounds.RoundContext``). A round's keys live
 until every member has taken its decision (``done``): the last member to finish the round
@@ -21,7 +23,9 @@ that never come back.
 
 from __future__ import annotations
 
+import io
 import json
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -45,7 +49,10 @@ def checksum(data: bytes | bytearray | memoryview) -> str:
 @dataclass
 class Arrival:
     """A peer's proposal as received: the decoded float32 vector (on the receiver's device), or
-    why it could not be read; its wire size and the seconds its fetch took."""
+    why it could not be read; its wire size and the seconds its fetch took.
+
+    The vector is the round's to read: a byte exchange may decode it in place in the handle's
+    receive buffer for its sender, which the handle's next fetch from that sender overwrites."""
 
     key: str
     vector: torch.Tensor | None
@@ -112,7 +119,7 @@ class Exchange(ABC):
         the deadline, or ``cancelled()``. Work on early ones while later ones are on their way."""
         for key, header in self._poll(keys, self._get_present, until=until, cancelled=cancelled):
             started = time.perf_counter()
-            arrival = self._fetch(key, header, device)
+            arrival = self._fetch(key, header, device, until, cancelled)
             arrival.seconds = time.perf_counter() - started
             self.bytes_received += arrival.nbytes
             yield arrival
@@ -164,7 +171,11 @@ class Exchange(ABC):
         """Publish; returns the bytes it moved (what a byte exchange would, for one in memory)."""
 
     @abstractmethod
-    def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival: ...
+    def _fetch(
+        self, key: str, header: Any, device: torch.device, until: float, cancelled: Callable[[], bool]
+    ) -> Arrival:
+        """The proposal under ``key`` (its ``header`` as polled), decoded onto ``device``; a
+        payload still on its way is awaited until ``until`` or ``cancelled()``."""
 
     @abstractmethod
     def _ack(self, round_prefix: str, node: str) -> int: ...
@@ -209,7 +220,9 @@ class InMemoryExchange(Exchange):
         self._put(key, (packed, meta))  # type: ignore[arg-type]
         return packed.nbytes + len(json.dumps(meta))
 
-    def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
+    def _fetch(
+        self, key: str, header: Any, device: torch.device, until: float, cancelled: Callable[[], bool]
+    ) -> Arrival:
         packed, meta = header  # what a byte exchange would move: the codes and the metadata
         return Arrival(key, unpack(packed, device), dict(meta), packed.nbytes + len(json.dumps(meta)))
 
@@ -230,15 +243,101 @@ class InMemoryExchange(Exchange):
             self.store.acks.pop(round_prefix, None)
 
 
+class BulkReader:
+    """GETs of large values read straight off the socket into the caller's memory.
+
+    redis-py parses a bulk reply in Python and copies it several times on the way (about
+    200 MB/s on a developer VM, the whole cost of fetching a big update); here the RESP header
+    is read and the value goes by ``readinto`` into the receive buffer, once. Only for plain TCP
+    (``redis://``): other connections (TLS, unix sockets) GET through redis-py and copy."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.options = client.connection_pool.connection_kwargs
+        self.sock: socket.socket | None = None
+        self.stream: io.BufferedReader[socket.SocketIO] | None = None
+
+    @staticmethod
+    def supports(client: redis.Redis) -> bool:
+        return client.connection_pool.connection_class is redis.connection.Connection
+
+    def _connect(self) -> tuple[socket.socket, io.BufferedReader[socket.SocketIO]]:
+        options = self.options
+        self.sock = sock = socket.create_connection(
+            (options.get("host", "localhost"), options.get("port", 6379)),
+            timeout=options.get("socket_connect_timeout"),
+        )
+        sock.settimeout(options.get("socket_timeout"))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.stream = stream = io.BufferedReader(socket.SocketIO(sock, "rb"), 64 * 1024)
+        if options.get("password"):
+            self._call("AUTH", *[v for v in (options.get("username"), options["password"]) if v])
+        if options.get("db"):
+            self._call("SELECT", str(options["db"]))
+        return sock, stream
+
+    def _send(self, *parts: str) -> io.BufferedReader[socket.SocketIO]:
+        sock, stream = (self.sock, self.stream) if self.sock and self.stream else self._connect()
+        encoded = [part.encode() for part in parts]
+        sock.sendall(b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(e), e) for e in encoded))
+        return stream
+
+    def _call(self, *parts: str) -> None:
+        reply = self._send(*parts).readline()
+        if not reply.startswith(b"+"):
+            raise redis.ResponseError(reply.decode(errors="replace").strip())
+
+    def get_into(self, key: str, out: memoryview) -> int | None:
+        """GET ``key`` into ``out``: its length, or None if absent. A value longer than ``out``
+        is read and dropped, and its length returned (the caller sees it does not fit)."""
+        try:
+            stream = self._send("GET", key)
+            header = stream.readline()
+            if header.startswith(b"-"):
+                raise redis.ResponseError(header[1:].decode(errors="replace").strip())
+            if not header.startswith(b"$"):
+                raise redis.ConnectionError(f"unexpected reply to GET: {header[:40]!r}")
+            length = int(header[1:])
+            if length < 0:
+                return None
+            fits = length <= len(out)
+            read = stream.readinto(out[:length]) if fits else len(stream.read(length))
+            if read != length or stream.read(2) != b"\r\n":
+                raise redis.ConnectionError(f"connection closed in the middle of {key}")
+            return length
+        except (OSError, ValueError, redis.RedisError):
+            self.close()  # the stream is mid-reply: start afresh next time
+            raise
+
+    def close(self) -> None:
+        if self.stream is not None and self.sock is not None:
+            self.stream.close()
+            self.sock.close()
+        self.sock, self.stream = None, None
+
+
 class RedisExchange(Exchange):
     """Keys live under ``prefix``; every key of a round is listed in the round's index set, so
-    the round is deleted in one step, and expires after ``ttl_s`` if it never is. Polling is one
-    MGET of the keys still missing: an absent key costs nothing, a present value is read once."""
+    the round is deleted in one step (UNLINK: Redis frees the memory off its main thread), and
+    expires after ``ttl_s`` if it never is. Polling is one MGET of the keys still missing: an
+    absent key costs nothing, a present value is read once.
+
+    A proposal's chunks are copied as they arrive into a receive buffer kept per sender and
+    reused round after round (pinned memory when the receiver is a GPU), so a round allocates
+    no host memory: on a VM a fresh gigabyte costs more in page faults than fetching it."""
 
     def __init__(self, url: str, *, prefix: str = "ncrsh:exchange", ttl_s: int = 3600) -> None:
         super().__init__()
         self.client = redis.Redis.from_url(url, socket_connect_timeout=5)
         self.prefix, self.ttl_s = prefix, ttl_s
+        self.inbox: dict[str, torch.Tensor] = {}  # sender -> its receive buffer (bytes)
+        self.reader = BulkReader(self.client) if BulkReader.supports(self.client) else None
+
+    def _receive_buffer(self, key: str, nbytes: int, device: torch.device) -> torch.Tensor:
+        sender, pinned = key.rsplit(":", 1)[-1], device.type == "cuda"
+        buffer = self.inbox.get(sender)
+        if buffer is None or buffer.numel() != nbytes or buffer.is_pinned() != pinned:
+            buffer = self.inbox[sender] = torch.empty(nbytes, dtype=torch.uint8, pin_memory=pinned)
+        return buffer
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
@@ -275,21 +374,19 @@ class RedisExchange(Exchange):
     def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
         # The payload's parts (int8: scales, codes) chunked as they lie: no joined copy.
         chunks = [part[i : i + CHUNK_BYTES] for part in to_bytes(packed) for i in range(0, len(part), CHUNK_BYTES)]
+        header = {"dtype": packed.wire, "numel": packed.numel, "chunks": len(chunks), "meta": meta}
+        encoded = json.dumps(header).encode()
+        self._put(key, encoded)  # first: the receivers fetch each chunk as it lands
         for i, chunk in enumerate(chunks):  # one chunk per request: no value, no buffer above the limit
             pipe = self.client.pipeline(transaction=False)
             self._set(pipe, f"{key}:chunk{i}", chunk)
+            self._set(pipe, f"{key}:sum{i}", checksum(chunk).encode())  # after its chunk: says it is there
             pipe.execute()
-        header = {
-            "dtype": packed.wire,
-            "numel": packed.numel,
-            "checksums": [checksum(chunk) for chunk in chunks],
-            "meta": meta,
-        }
-        encoded = json.dumps(header).encode()
-        self._put(key, encoded)  # last: its presence means every chunk is there
         return len(encoded) + packed.nbytes
 
-    def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
+    def _fetch(
+        self, key: str, header: Any, device: torch.device, until: float, cancelled: Callable[[], bool]
+    ) -> Arrival:
         received, meta = len(header), dict[str, Any]()
 
         def refused(why: str) -> Arrival:
@@ -297,24 +394,37 @@ class RedisExchange(Exchange):
 
         try:
             described = json.loads(header)
-            wire, numel, sums = str(described["dtype"]), int(described["numel"]), list(described["checksums"])
+            wire, numel, count = str(described["dtype"]), int(described["numel"]), int(described["chunks"])
             meta = dict(described["meta"])
-            buffer = bytearray(byte_length(wire, numel))
+            nbytes = byte_length(wire, numel)
         except (ValueError, KeyError, TypeError) as exc:
             return refused(f"unreadable update header: {exc}")
-        offset = 0
-        for i, expected in enumerate(sums):
-            chunk = self.client.get(self._key(f"{key}:chunk{i}"))
-            if not isinstance(chunk, bytes):
-                return refused(f"chunk {i} of {len(sums)} is gone")
-            received += len(chunk)
-            if checksum(chunk) != expected or offset + len(chunk) > len(buffer):
+        payload, offset = memoryview(self._receive_buffer(key, nbytes, device).numpy().data), 0
+        for i in range(count):
+            landed = dict(self._poll([f"{key}:sum{i}"], self._get_present, until=until, cancelled=cancelled))
+            if not landed:
+                return Arrival(key, None, meta, received, f"late: chunk {i} of {count} did not arrive in time")
+            length = self._get_into(self._key(f"{key}:chunk{i}"), payload[offset:])
+            if length is None:
+                return refused(f"chunk {i} of {count} is gone")
+            received += length
+            expected = next(iter(landed.values())).decode(errors="replace")
+            if offset + length > nbytes or checksum(payload[offset : offset + length]) != expected:
                 return refused("update bytes do not match their checksum")
-            buffer[offset : offset + len(chunk)] = chunk
-            offset += len(chunk)
-        if offset != len(buffer):
+            offset += length
+        if offset != nbytes:
             return refused("update length does not match its header")
-        return Arrival(key, unpack(from_bytes(buffer, wire, numel), device), meta, received)
+        return Arrival(key, unpack(from_bytes(payload, wire, numel), device), meta, received)
+
+    def _get_into(self, key: str, out: memoryview) -> int | None:
+        """GET ``key`` into ``out`` (see BulkReader); its length, or None if absent."""
+        if self.reader is not None:
+            return self.reader.get_into(key, out)
+        value = self.client.get(key)
+        if not isinstance(value, bytes):
+            return None
+        out[: len(value)] = value[: len(out)]
+        return len(value)
 
     def _ack(self, round_prefix: str, node: str) -> int:
         acks = self._key(f"{round_prefix}#acks")
@@ -327,7 +437,9 @@ class RedisExchange(Exchange):
     def _forget(self, round_prefix: str) -> None:
         index = self._key(f"{round_prefix}#keys")
         keys = list(self.client.smembers(index))
-        self.client.delete(*keys, index, self._key(f"{round_prefix}#acks"))
+        self.client.unlink(*keys, index, self._key(f"{round_prefix}#acks"))
 
     def close(self) -> None:
         self.client.close()
+        if self.reader is not None:
+            self.reader.close()

@@ -12,7 +12,7 @@ slow       the node proposes ``delay_s`` late (half a deadline past the round's 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -62,8 +62,10 @@ class FaultyExchange(Exchange):
     def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
         return self.inner._propose(key, packed, meta)
 
-    def _fetch(self, key: str, header: Any, device: torch.device) -> Arrival:
-        return self.inner._fetch(key, header, device)
+    def _fetch(
+        self, key: str, header: Any, device: torch.device, until: float, cancelled: Callable[[], bool]
+    ) -> Arrival:
+        return self.inner._fetch(key, header, device, until, cancelled)
 
     def _ack(self, round_prefix: str, node: str) -> int:
         return self.inner._ack(round_prefix, node)

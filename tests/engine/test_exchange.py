@@ -1,11 +1,15 @@
 import secrets
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 import torch
 
-from engine.exchange import Exchange, RedisExchange
+from engine.exchange import BulkReader, Exchange, RedisExchange
 from tests.support.services import redis_url
 
 
@@ -118,6 +122,84 @@ def test_a_large_update_travels_through_redis_in_chunks_no_value_above_the_limit
             a.client.delete(key)
         a.close()
         b.close()
+
+
+def test_a_receiver_streams_the_chunks_as_they_land_and_a_missing_one_makes_the_proposal_late(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("engine.exchange.CHUNK_BYTES", 4096)
+    prefix = f"ncrsh-test:{secrets.token_hex(4)}"
+    a, b = RedisExchange(redis_url(), prefix=prefix), RedisExchange(redis_url(), prefix=prefix)
+    real_set, real_get_into = RedisExchange._set, RedisExchange._get_into
+    fetched: list[float] = []
+
+    def slow_set(self: RedisExchange, pipe: Any, key: str, value: Any, *, nx: bool = False) -> None:
+        if ":sum" in key:  # each chunk lands 50 ms after the last
+            time.sleep(0.05)
+        real_set(self, pipe, key, value, nx=nx)
+
+    def timed_get_into(self: RedisExchange, key: str, out: memoryview) -> int | None:
+        fetched.append(time.monotonic())
+        return real_get_into(self, key, out)
+
+    monkeypatch.setattr(RedisExchange, "_set", slow_set)
+    monkeypatch.setattr(RedisExchange, "_get_into", timed_get_into)
+    cpu = torch.device("cpu")
+    try:
+        update = torch.randn(10_000)  # ten chunks
+        sender = threading.Thread(target=a.propose, args=("s:r0:proposal:a", update, {}), kwargs={"wire": "float32"})
+        sender.start()
+        (arrival,) = b.proposals(["s:r0:proposal:a"], device=cpu, until=time.monotonic() + 5)
+        sender.join()
+        sent = time.monotonic()
+        assert arrival.vector is not None
+        assert torch.equal(arrival.vector, update)
+        assert len(fetched) == 10
+        assert fetched[0] < sent - 0.3  # the header came first: the first chunk was fetched mid-send
+        assert b.waited_s > 0.1  # the waits for the chunks count as waits for a peer
+        a.client.delete(f"{prefix}:s:r0:proposal:a:sum7", f"{prefix}:s:r0:proposal:a:chunk7")
+        started = time.monotonic()
+        (late,) = b.proposals(["s:r0:proposal:a"], device=cpu, until=started + 0.3)
+        assert late.vector is None
+        assert late.error == "late: chunk 7 of 10 did not arrive in time"
+        assert time.monotonic() - started >= 0.25
+    finally:
+        for key in a.client.scan_iter(f"{prefix}:*"):
+            a.client.delete(key)
+        a.close()
+        b.close()
+
+
+def test_the_bulk_reader_reads_the_selected_database_and_redis_py_is_the_fallback() -> None:
+    """Values are read straight into the receive buffer over the URL's database; where the
+    reader does not apply (TLS, unix sockets) redis-py's GET gives the same bytes."""
+    db0, db3 = (urlsplit(redis_url())._replace(path=f"/{db}").geturl() for db in (0, 3))
+    prefix = f"ncrsh-test:{secrets.token_hex(4)}"
+    a, b, fallback = (RedisExchange(db3, prefix=prefix) for _ in range(3))
+    fallback.reader = None
+    try:
+        assert BulkReader.supports(b.client)
+        assert b.reader is not None
+        update = torch.randn(5000)
+        a.propose("s:r0:proposal:a", update, {}, wire="float32")
+        assert not redis.Redis.from_url(db0).exists(f"{prefix}:s:r0:proposal:a")  # in db 3 only
+        for handle in (b, fallback):
+            (arrival,) = handle.proposals(["s:r0:proposal:a"], device=torch.device("cpu"), until=time.monotonic() + 1)
+            assert arrival.vector is not None
+            assert torch.equal(arrival.vector, update)
+        out = bytearray(8)
+        assert b.reader.get_into(f"{prefix}:absent", memoryview(out)) is None
+        a.client.set(f"{prefix}:long", b"0123456789")
+        assert b.reader.get_into(f"{prefix}:long", memoryview(out)) == 10  # too long: read, not written
+        assert out == bytearray(8)
+        a.client.set(f"{prefix}:short", b"abc")
+        assert b.reader.get_into(f"{prefix}:short", memoryview(out)) == 3  # the connection is still in step
+        assert out[:3] == b"abc"
+    finally:
+        for key in a.client.scan_iter(f"{prefix}:*"):
+            a.client.delete(key)
+        for handle in (a, b, fallback):
+            handle.close()
 
 
 def test_a_round_is_forgotten_once_every_member_has_its_decision(exchange_factory: Callable[[], Exchange]) -> None:
