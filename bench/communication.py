@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--outer-momentum", type=float, default=0.5, help="diloco's outer Nesterov momentum")
     parser.add_argument("--strategies", default="sync_sgd,cooperative_sgd,diloco")
     parser.add_argument("--wire", default="float32", help="diloco's wire format (float32, bfloat16, int8...)")
+    parser.add_argument(
+        "--no-error-feedback", action="store_true", help="drop what a lossy wire format rounds away (default: carry it)"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -51,7 +54,12 @@ def main() -> None:
             knobs |= {"outer_lr": args.outer_lr, "outer_momentum": args.outer_momentum}
         strategy = make_strategy(name, **knobs)
         wire = args.wire if name == "diloco" else "float32"
-        specs = [NodeSpec(m, members, tiny(), train, strategy, policy, wire_dtype=wire) for m in members]
+        specs = [
+            NodeSpec(
+                m, members, tiny(), train, strategy, policy, wire_dtype=wire, error_feedback=not args.no_error_feedback
+            )
+            for m in members
+        ]
         started = time.perf_counter()
         nodes = run_local_swarm(specs, corpus=corpus)
         seconds = time.perf_counter() - started

@@ -62,6 +62,8 @@ class NodeSpec:
     session: str = "session"
     fault: str | None = None
     wire_dtype: str = "float32"
+    # With a lossy wire format, carry what it rounds away into the next round's proposal.
+    error_feedback: bool = True
 
     def __post_init__(self) -> None:
         if self.node_id not in self.members:
@@ -229,7 +231,14 @@ class _NodeRun:
             exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop, ledger
         )
         momentum = resume.state.get(OUTER_MOMENTUM) if resume is not None else None
-        self.sync = make_sync(self.model, self.trainer, spec.strategy, momentum=momentum, lent=self.ctx.lent)
+        self.sync = make_sync(
+            self.model,
+            self.trainer,
+            spec.strategy,
+            momentum=momentum,
+            lent=self.ctx.lent,
+            error_feedback=spec.error_feedback and spec.wire_dtype != "float32",
+        )
         self.base_hash = fingerprint(self.sync.global_params())
         self.rounds = resume.rounds if resume is not None else 0
         self.records: list[RoundRecord] = []

@@ -54,6 +54,9 @@ class RoundOutcome:
     sent: int = 0
     received: int = 0
     fetched: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # This node's update as its peers decoded it (the wire format's rounding included), if the
+    # round merged it.
+    merged_own: torch.Tensor | None = None
 
     @property
     def committed(self) -> bool:
@@ -256,6 +259,8 @@ class Round:
             outcome = self.merge(Decision.from_json(stored), votes)
         finally:
             ctx.exchange.done(ctx.prefix(self.index), ctx.node_id, ctx.members)
+        if outcome.committed and ctx.node_id in outcome.decision.accepted:
+            outcome.merged_own = self.updates[ctx.node_id]
         outcome.sent = ctx.exchange.bytes_sent - self.sent
         outcome.received = ctx.exchange.bytes_received - self.received
         outcome.fetched = self.fetched

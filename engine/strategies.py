@@ -115,7 +115,11 @@ class OuterSync:
     The round's vectors live in buffers allocated once: the model's weights (flattened), the
     merged update, and the pseudo-gradients. An exchange in memory lends a proposal to the peers
     until every member is done with its round (``lent(index)``), so a pseudo-gradient buffer is
-    written again only once its round has let go of it; until then a new one is made."""
+    written again only once its round has let go of it; until then a new one is made.
+
+    With ``error_feedback`` (for a lossy wire format, as in 1-bit SGD / EF-SGD), what the wire
+    format rounded away from an accepted proposal is kept and added to the next one, so no
+    part of a node's progress is lost for good to the quantisation."""
 
     def __init__(
         self,
@@ -124,6 +128,7 @@ class OuterSync:
         strategy: Strategy,
         momentum: torch.Tensor | None = None,
         lent: Callable[[int], bool] = lambda index: False,
+        error_feedback: bool = False,
     ) -> None:
         self.trainer, self.strategy, self.lent = trainer, strategy, lent
         self.weights = flatten_parameters(model)
@@ -133,6 +138,7 @@ class OuterSync:
         self.merged = buffer_like(self.weights)
         self.spare = [buffer_like(self.weights)]  # pseudo-gradient buffers free to write
         self.proposed: dict[int, torch.Tensor] = {}  # round index -> the buffer proposed in it
+        self.residual = buffer_like(self.weights) if error_feedback else None
 
     @property
     def momentum(self) -> torch.Tensor | None:
@@ -146,7 +152,11 @@ class OuterSync:
         if not self.due(step, last):
             return None
         delta = torch.sub(self.outer.params, self.weights, out=self._free_delta())
+        if self.residual is not None:
+            delta += self.residual
         outcome = propose(delta, self.outer.params, 1.0, self.merged)
+        if self.residual is not None and outcome.merged_own is not None:
+            torch.sub(delta, outcome.merged_own, out=self.residual)
         self.proposed[outcome.index] = delta
         if len(self.proposed) > 2:  # one lent out for long is the exchange's to keep until done
             del self.proposed[next(iter(self.proposed))]
@@ -172,10 +182,12 @@ def make_sync(
     *,
     momentum: torch.Tensor | None = None,
     lent: Callable[[int], bool] = lambda index: False,
+    error_feedback: bool = False,
 ) -> GradientSync | OuterSync:
     """The strategy's Sync, which flattens the model's weights into one vector (see
     engine.vectors); ``momentum``: the outer optimizer's state to resume from, if any;
-    ``lent(index)``: whether the exchange still lends out what was proposed in round ``index``."""
+    ``lent(index)``: whether the exchange still lends out what was proposed in round ``index``;
+    ``error_feedback``: carry what a lossy wire format rounds away into the next round (OuterSync)."""
     if strategy.exchanges_gradients:
         return GradientSync(model, trainer)
-    return OuterSync(model, trainer, strategy, momentum, lent)
+    return OuterSync(model, trainer, strategy, momentum, lent, error_feedback)

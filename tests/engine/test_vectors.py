@@ -10,10 +10,12 @@ from engine.config import AggregatorConfig, ModelConfig, Policy, TrainConfig, ma
 from engine.errors import AggregatorBoundError
 from engine.exchange import InMemoryExchange, MemoryStore
 from engine.model import build_model
-from engine.rounds import RoundContext
-from engine.strategies import OuterOptimizer, OuterSync
+from engine.quorum import accept_all
+from engine.rounds import RoundContext, RoundOutcome
+from engine.strategies import OuterOptimizer, OuterSync, Propose
 from engine.trainer import Trainer
 from engine.vectors import CPU_CHUNK, chunks, flatten_parameters, params_vector
+from engine.wire import pack, unpack
 
 TINY = ModelConfig(vocab_size=64, hidden_size=32, num_layers=2, num_heads=2, seq_len=16)
 
@@ -107,3 +109,42 @@ def test_a_pseudo_gradient_buffer_is_reused_only_once_its_round_lets_go(device: 
     ctx.exchange.done(ctx.prefix(0), "b", ctx.members)  # the last member forgets the round
     assert not ctx.lent(0)
     assert sync._free_delta() is first
+
+
+def _alone_over_int8(log: list[torch.Tensor]) -> Propose:
+    """A round of one node over an int8 wire: its update, as decoded, is the merge."""
+
+    def propose(update: torch.Tensor, base: torch.Tensor, scale: float, into: torch.Tensor | None) -> RoundOutcome:
+        decoded = unpack(pack(update, "int8"))
+        log.append(decoded)
+        decision = accept_all(round_index=len(log), proposers=["a"], min_participants=1, decided_by="a")
+        return RoundOutcome(len(log), decision, decoded.clone(), ("a",), merged_own=decoded)
+
+    return propose
+
+
+def test_error_feedback_carries_what_int8_rounds_away_into_the_next_proposal(device: torch.device) -> None:
+    """Over rounds, what the peers decode adds up to the node's progress less the current
+    residual (nothing lost for good); without error feedback the rounding is dropped."""
+    sent: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+    progress: list[torch.Tensor] = []
+    for feedback in (True, False):
+        model = build_model(TINY, seed=0).to(device)
+        trainer = Trainer(model, TrainConfig(batch_size=2), total_steps=10, device=device)
+        sync = OuterSync(model, trainer, make_strategy("cooperative_sgd", local_steps=1), error_feedback=feedback)
+        propose = _alone_over_int8(sent[feedback])
+        for index in range(3):
+            step = torch.randn(sync.weights.numel(), generator=torch.Generator().manual_seed(index)).to(device)
+            if feedback:
+                progress.append(step * 1e-3)
+            with torch.no_grad():
+                sync.weights.sub_(step * 1e-3)  # the inner steps' progress: delta = global - weights
+            sync.after_backward(0, False, propose)
+        if feedback:
+            assert sync.residual is not None
+            total = torch.stack(sent[True]).sum(0)
+            torch.testing.assert_close(total + sync.residual, torch.stack(progress).sum(0), rtol=0, atol=1e-6)
+            assert float(sync.residual.abs().max()) > 0
+        else:
+            assert sync.residual is None
+    assert not torch.equal(sent[True][1], sent[False][1])  # the second proposal carries the first's rounding
