@@ -38,7 +38,7 @@ from engine.model import build_model
 from engine.node import NodeSpec, Probe, fingerprint
 from engine.strategies import OuterOptimizer
 from engine.vectors import flatten_parameters
-from engine.wire import pack, to_bytes
+from engine.wire import Staging, pack, to_bytes
 
 
 def timed(work: Callable[[], object], device: torch.device, repeats: int = 5) -> float:
@@ -86,11 +86,12 @@ def main() -> None:
     outer = OuterOptimizer(weights, make_strategy("diloco"))
     delta = outer.params - weights + 1e-3
     other, merged, scratch = delta.clone(), torch.empty_like(delta), torch.empty_like(delta)
+    staging = Staging()  # a node's, kept across rounds
     host = to_bytes(pack(delta, "float32"))[0]
     pieces: list[tuple[str, Callable[[], object]]] = [
         ("pseudo-gradient (global - weights)", lambda: torch.sub(outer.params, weights, out=scratch)),
         (f"pack for the wire ({args.wire})", lambda: pack(delta, args.wire)),
-        ("fingerprint (xxh3 via pinned copy)", lambda: fingerprint(outer.params)),
+        ("fingerprint (xxh3 via pinned copy)", lambda: fingerprint(outer.params, staging)),
         ("sha256 of the same bytes (was)", lambda: hashlib.sha256(host).hexdigest()),
         ("mean of two updates", lambda: aggregate([delta, other], AggregatorConfig(), out=merged)),
         ("outer Nesterov step + load weights", lambda: outer.step(scratch, weights)),

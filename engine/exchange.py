@@ -37,7 +37,7 @@ import redis
 import torch
 import xxhash
 
-from engine.wire import Packed, byte_length, from_bytes, pack, to_bytes, unpack
+from engine.wire import Packed, Staging, byte_length, from_bytes, pack, to_bytes, unpack
 
 CHUNK_BYTES = 64 * 1024 * 1024
 
@@ -330,6 +330,7 @@ class RedisExchange(Exchange):
         self.client = redis.Redis.from_url(url, socket_connect_timeout=5)
         self.prefix, self.ttl_s = prefix, ttl_s
         self.inbox: dict[str, torch.Tensor] = {}  # sender -> its receive buffer (bytes)
+        self.staging = Staging()  # this node's proposals on their way off a GPU
         self.reader = BulkReader(self.client) if BulkReader.supports(self.client) else None
 
     def _receive_buffer(self, key: str, nbytes: int, device: torch.device) -> torch.Tensor:
@@ -373,7 +374,8 @@ class RedisExchange(Exchange):
 
     def _propose(self, key: str, packed: Packed, meta: dict[str, Any]) -> int:
         # The payload's parts (int8: scales, codes) chunked as they lie: no joined copy.
-        chunks = [part[i : i + CHUNK_BYTES] for part in to_bytes(packed) for i in range(0, len(part), CHUNK_BYTES)]
+        parts = to_bytes(packed, self.staging)
+        chunks = [part[i : i + CHUNK_BYTES] for part in parts for i in range(0, len(part), CHUNK_BYTES)]
         header = {"dtype": packed.wire, "numel": packed.numel, "chunks": len(chunks), "meta": meta}
         encoded = json.dumps(header).encode()
         self._put(key, encoded)  # first: the receivers fetch each chunk as it lands

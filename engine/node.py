@@ -22,7 +22,7 @@ from engine.strategies import make_sync
 from engine.trainer import Trainer, evaluate
 from engine.vectors import flatten_parameters
 from engine.voting import judge
-from engine.wire import pack, to_bytes
+from engine.wire import Staging, pack, to_bytes
 
 
 class Reporter(Protocol):
@@ -116,11 +116,12 @@ class NodeResult:
     stopped: bool
 
 
-def fingerprint(vector: torch.Tensor) -> str:
+def fingerprint(vector: torch.Tensor, staging: Staging | None = None) -> str:
     """The identity of a model's weights within a session: XXH3-128 of their float32 bytes,
-    copied off the device through pinned memory (a sha256 of a 100M-parameter model costs a
-    quarter of a second; files that are stored and audited keep their sha256, see checkpoint)."""
-    return "xxh3:" + xxhash.xxh3_128_hexdigest(to_bytes(pack(vector, "float32"))[0])
+    copied off the device through pinned memory (``staging``: the caller's, kept across calls;
+    a sha256 of a 100M-parameter model costs a quarter of a second; files that are stored and
+    audited keep their sha256, see checkpoint)."""
+    return "xxh3:" + xxhash.xxh3_128_hexdigest(to_bytes(pack(vector, "float32"), staging)[0])
 
 
 def cpu_state(model: GPT) -> dict[str, torch.Tensor]:
@@ -239,7 +240,8 @@ class _NodeRun:
             lent=self.ctx.lent,
             error_feedback=spec.error_feedback and spec.wire_dtype != "float32",
         )
-        self.base_hash = fingerprint(self.sync.global_params())
+        self.staging = Staging()
+        self.base_hash = fingerprint(self.sync.global_params(), self.staging)
         self.rounds = resume.rounds if resume is not None else 0
         self.records: list[RoundRecord] = []
         self.compute_s = self.round_s = 0.0
@@ -263,7 +265,7 @@ class _NodeRun:
                 round_started, inner = time.perf_counter(), trainer.step_seconds
                 outcome = self.sync.after_backward(step, last, functools.partial(self._round, step, loss))
                 assert outcome is not None
-                self.base_hash = fingerprint(self.sync.global_params())  # once per round
+                self.base_hash = fingerprint(self.sync.global_params(), self.staging)  # once per round
                 self.round_s += time.perf_counter() - round_started - (trainer.step_seconds - inner)
                 self.compute_s += round_started - started + (trainer.step_seconds - inner)
                 self._record(outcome, step)

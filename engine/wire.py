@@ -69,20 +69,39 @@ def unpack(packed: Packed, device: torch.device | None = None) -> torch.Tensor:
     return (data.view(-1, BLOCK).float() * scales[:, None]).view(-1)[: packed.numel]
 
 
-def _host(tensor: torch.Tensor) -> torch.Tensor:
-    """A CPU copy through pinned memory (an asynchronous DMA at full bus speed), or the tensor."""
-    if tensor.device.type == "cpu":
-        return tensor.contiguous()
-    staging = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
-    staging.copy_(tensor, non_blocking=True)
-    torch.cuda.current_stream(tensor.device).synchronize()
-    return staging
+class Staging:
+    """Pinned host memory kept by its owner (a node, an exchange handle) for the copies of
+    its updates off a GPU: pinning memory costs more than the copy, so it is done once, and
+    grown when a bigger payload comes. What it returns is valid until its next use."""
+
+    def __init__(self) -> None:
+        self.buffer: torch.Tensor | None = None
+
+    def host(self, parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The parts' bytes on the host, one after the other in the pinned buffer (CPU parts
+        are returned as they are): asynchronous DMA copies, then one wait for them all."""
+        if all(part.device.type == "cpu" for part in parts):
+            return [part.contiguous().view(torch.uint8) for part in parts]
+        total = sum(part.numel() * part.element_size() for part in parts)
+        if self.buffer is None or self.buffer.numel() < total:
+            self.buffer = torch.empty(total, dtype=torch.uint8, pin_memory=True)
+        views, offset = [], 0
+        for part in parts:
+            raw = part.contiguous().view(torch.uint8).reshape(-1)
+            view = self.buffer[offset : offset + raw.numel()]
+            view.copy_(raw, non_blocking=True)
+            views.append(view)
+            offset += raw.numel()
+        for device in {part.device for part in parts if part.device.type == "cuda"}:
+            torch.cuda.current_stream(device).synchronize()
+        return views
 
 
-def to_bytes(packed: Packed) -> list[memoryview]:
-    """The packed update's bytes on the host, as views (scales first, then codes): no extra copy."""
+def to_bytes(packed: Packed, staging: Staging | None = None) -> list[memoryview]:
+    """The packed update's bytes on the host, as views (scales first, then codes): no extra
+    copy; off a GPU, through ``staging`` (a fresh one if none is given)."""
     parts = [packed.scales, packed.data] if packed.scales is not None else [packed.data]
-    return [memoryview(_host(part).view(torch.uint8).numpy().data) for part in parts]
+    return [memoryview(part.numpy().data) for part in (staging or Staging()).host(parts)]
 
 
 def byte_length(wire: str, numel: int) -> int:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from engine.wire import BLOCK, byte_length, from_bytes, pack, to_bytes, unpack
+from engine.wire import BLOCK, Staging, byte_length, from_bytes, pack, to_bytes, unpack
 
 
 @pytest.mark.parametrize(("wire", "bytes_per_value"), [("float32", 4), ("float16", 2), ("bfloat16", 2), ("int8", 1)])
@@ -39,3 +39,22 @@ def test_a_non_finite_value_survives_int8_as_non_finite(device: torch.device) ->
 def test_bytes_of_the_wrong_length_are_refused() -> None:
     with pytest.raises(ValueError, match="do not hold"):
         from_bytes(b"\x00" * 7, "float32", 2)
+
+
+def test_a_kept_staging_buffer_carries_each_payload_exactly_and_is_reused(device: torch.device) -> None:
+    """A node's staging (pinned memory off a GPU) is reused round after round, and grows when
+    a bigger payload comes; every payload's bytes are those packed."""
+    staging = Staging()
+    for numel, wire in ((BLOCK * 4, "int8"), (BLOCK, "float32"), (BLOCK * 8, "float32")):
+        vector = torch.randn(numel, device=device)
+        packed = pack(vector, wire)
+        received = unpack(from_bytes(b"".join(to_bytes(packed, staging)), wire, numel), device)
+        assert torch.equal(received, unpack(packed))
+    if device.type == "cuda":
+        assert staging.buffer is not None
+        assert staging.buffer.is_pinned()
+        kept = staging.buffer.data_ptr()
+        to_bytes(pack(torch.randn(BLOCK, device=device), "float32"), staging)
+        assert staging.buffer.data_ptr() == kept  # fits: no new pinned allocation
+    else:
+        assert staging.buffer is None  # CPU tensors are their own host bytes
