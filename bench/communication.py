@@ -1,12 +1,15 @@
 """sync_sgd vs cooperative_sgd vs diloco on wikitext-2 (valid split, cut into train/val):
 4 nodes, the same token budget for each strategy; final validation loss and bytes exchanged
-per node. Target: diloco within 5% of sync_sgd's loss with at least 100x fewer bytes.
+per node. Targets: diloco within 5% of sync_sgd's loss with at least 100x fewer bytes; over
+the int8 wire, at least 500x fewer (within 3% is the aim: not reached, see the README).
 
-    python -m bench.communication [--steps 4000] [--local-steps 125] [--wire int8]
+    python -m bench.communication [--steps 4000] [--local-steps 134] [--wire int8]
 
-The defaults are the tiny model's: 4000 inner steps per node, H=125, and an outer SGD with
-lr 1.0 and Nesterov momentum 0.5 for diloco (the paper's 0.7/0.9 are for long runs of large
-models; here they overshoot: 1.10x sync_sgd's loss at 1000 steps).
+The defaults are the tiny model's: 4000 inner steps per node, H=134 (30 rounds: int8 then
+sends 1/530 of sync_sgd's bytes), and an outer SGD with lr 1.0 and Nesterov momentum 0.7 for
+diloco (the paper's 0.7/0.9 are for long runs of large models; here they overshoot: 1.10x
+sync_sgd's loss at 1000 steps). A sweep at H=134 over int8 (outer lr/momentum 1.0/0.5, 0.8/0.7,
+1.2/0.5, 1.0/0.7, 1.4/0.3; inner lr 2e-3, 3e-3, 5e-3) moved the loss by under 2%.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--steps", type=int, default=4000, help="inner steps per node (the token budget)")
-    parser.add_argument("--local-steps", type=int, default=125, help="H for cooperative_sgd and diloco")
+    parser.add_argument("--local-steps", type=int, default=134, help="H for cooperative_sgd and diloco")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--outer-lr", type=float, default=1.0, help="diloco's outer lr")
-    parser.add_argument("--outer-momentum", type=float, default=0.5, help="diloco's outer Nesterov momentum")
+    parser.add_argument("--outer-momentum", type=float, default=0.7, help="diloco's outer Nesterov momentum")
     parser.add_argument("--strategies", default="sync_sgd,cooperative_sgd,diloco")
     parser.add_argument("--wire", default="float32", help="diloco's wire format (float32, bfloat16, int8...)")
     parser.add_argument(
@@ -85,8 +88,9 @@ def main() -> None:
         sync, diloco = results["sync_sgd"], results["diloco"]
         loss_ratio = diloco["val_loss"] / sync["val_loss"]
         bytes_ratio = sync["bytes_sent_per_node"] / diloco["bytes_sent_per_node"]
-        print(f"\ndiloco / sync_sgd validation loss: {loss_ratio:.3f} (target <= 1.05)")
-        print(f"sync_sgd / diloco bytes sent:      {bytes_ratio:.0f}x (target >= 100x)")
+        int8 = args.wire == "int8"
+        print(f"\ndiloco / sync_sgd validation loss: {loss_ratio:.3f} (target <= {1.03 if int8 else 1.05})")
+        print(f"sync_sgd / diloco bytes sent:      {bytes_ratio:.0f}x (target >= {500 if int8 else 100}x)")
         results["diloco_vs_sync"] = {"loss_ratio": loss_ratio, "bytes_ratio": bytes_ratio}
     write_results("communication", {"args": vars(args), "results": results})
 

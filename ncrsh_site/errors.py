@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -97,9 +98,21 @@ def _detail(exc: exceptions.APIException) -> Any:
     return detail if isinstance(detail, list | dict) else str(detail)
 
 
+# A database that cannot be reached (down, restarting, out of connections, or too slow to
+# accept one) is the server's state, not a fault of the request: 503, try again shortly.
+RETRY_AFTER_S = 5
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DomainError):
         return Response(error_body(exc.error_code, exc.message, exc.detail), status=exc.status)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable in %s: %s", context.get("view").__class__.__name__, exc)
+        return Response(
+            error_body(503, "SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)

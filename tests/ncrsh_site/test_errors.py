@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError
 from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from ncrsh_site.errors import (
     ConsensusFailed,
@@ -37,6 +39,29 @@ def test_an_unexpected_exception_is_a_500_in_the_error_format() -> None:
     assert response.status_code == 500
     assert response.data["error"]["message"] == "INTERNAL_ERROR"
     assert "boom" not in str(response.data)
+
+
+@pytest.mark.django_db
+def test_a_database_that_cannot_be_reached_is_a_503_with_retry_after(
+    staff_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As seen on an overloaded host: PostgreSQL did not accept a connection within its
+    connect timeout while the request authenticated its user."""
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise OperationalError("connection timeout expired")
+
+    monkeypatch.setattr(JWTAuthentication, "get_user", unreachable)
+    response = staff_client.get("/api/v1/nodes")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"] == {
+        "code": 503,
+        "message": "SERVICE_UNAVAILABLE",
+        "detail": "The database is unavailable; try again shortly.",
+    }
+    monkeypatch.undo()
+    assert staff_client.get("/api/v1/nodes").status_code == 200
 
 
 @pytest.mark.django_db
