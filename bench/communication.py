@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--strategies", default="sync_sgd,cooperative_sgd,diloco")
     parser.add_argument("--wire", default="float32", help="diloco's wire format (float32, bfloat16, int8...)")
     parser.add_argument(
-        "--no-error-feedback", action="store_true", help="drop what a lossy wire format rounds away (default: carry it)"
+        "--error-feedback", action="store_true", help="carry what a lossy wire format rounds away into the next round"
     )
     args = parser.parse_args()
 
@@ -58,9 +58,7 @@ def main() -> None:
         strategy = make_strategy(name, **knobs)
         wire = args.wire if name == "diloco" else "float32"
         specs = [
-            NodeSpec(
-                m, members, tiny(), train, strategy, policy, wire_dtype=wire, error_feedback=not args.no_error_feedback
-            )
+            NodeSpec(m, members, tiny(), train, strategy, policy, wire_dtype=wire, error_feedback=args.error_feedback)
             for m in members
         ]
         started = time.perf_counter()
