@@ -110,9 +110,11 @@ class ConsensusHistoryApi(SwarmApi):
 
 
 class VoteInputSerializer(StrictSerializer):
-    proposal_id = serializers.CharField(required=False, help_text="as listed by status or history")
-    round_id = serializers.CharField(required=False, help_text="with node_id: the proposal of that node in the round")
-    node_id = serializers.CharField(required=False, help_text="the proposing node")
+    proposal_id = serializers.CharField(required=False, max_length=200, help_text="as listed by status or history")
+    round_id = serializers.CharField(
+        required=False, max_length=200, help_text="with node_id: the proposal of that node in the round"
+    )
+    node_id = serializers.CharField(required=False, max_length=200, help_text="the proposing node")
     approve = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 

@@ -77,8 +77,10 @@ def round_latest(*, session_id: str) -> Round | None:
     return Round.objects.filter(session_id=session_id).order_by("-index").first()
 
 
-_ROUND_ID = re.compile(r"^round_([0-9a-f]+)_(\d+)$")
-_PROPOSAL_ID = re.compile(r"^proposal_([0-9a-f]+)_(\d+)_(.+)$")
+# A round number has at most 9 digits (an id with more names no round: 404, never an integer
+# overflow in the database).
+_ROUND_ID = re.compile(r"^round_([0-9a-f]+)_(\d{1,9})$")
+_PROPOSAL_ID = re.compile(r"^proposal_([0-9a-f]+)_(\d{1,9})_(.+)$")
 
 
 def proposal_find(

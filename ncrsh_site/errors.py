@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -112,6 +113,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             error_body(503, "SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly."),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    if isinstance(exc, RequestDataTooBig):  # a body read before the parser could refuse it
+        return Response(
+            error_body(413, "PAYLOAD_TOO_LARGE", "The request body is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     response = drf_exception_handler(exc, context)
     if response is None:

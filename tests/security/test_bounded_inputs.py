@@ -1,0 +1,73 @@
+"""Bounded inputs (issue 17): each of the malformed bodies and ids that answered 500 on main at
+dabd97c now gets a clear 4xx in the error format, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from consensus.models import Vote
+from ncrsh_site.parsers import MAX_JSON_DEPTH
+from training.models import TrainingSession
+
+
+def _post_raw(client: APIClient, path: str, body: str) -> tuple[int, dict]:
+    response = client.generic("POST", path, body, content_type="application/json")
+    return response.status_code, response.json()
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_limit_is_413_and_starts_nothing(staff_client: APIClient) -> None:
+    body = json.dumps({"nodes": ["n"], "dataset": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10)})
+    status, payload = _post_raw(staff_client, "/api/v1/training/start", body)
+    assert status == 413
+    assert payload["error"]["code"] == 413
+    assert payload["error"]["message"] == "PAYLOAD_TOO_LARGE"
+    assert not TrainingSession.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/training/start", "/api/v1/consensus/vote"])
+def test_json_nested_100k_deep_is_a_400_parse_error(staff_client: APIClient, path: str) -> None:
+    status, payload = _post_raw(staff_client, path, "[" * 100_000 + "]" * 100_000)
+    assert status == 400
+    assert payload["error"]["message"] == "PARSE_ERROR"
+    assert f"deeper than {MAX_JSON_DEPTH}" in payload["error"]["detail"]
+    assert not TrainingSession.objects.exists()
+    assert not Vote.objects.exists()
+
+
+@pytest.mark.django_db
+def test_brackets_inside_strings_do_not_count_as_nesting(staff_client: APIClient) -> None:
+    """A deep-looking string is data, not depth: the body is parsed and validated as usual."""
+    body = json.dumps({"proposal_id": "[" * 500, "approve": True})
+    status, payload = _post_raw(staff_client, "/api/v1/consensus/vote", body)
+    assert status == 400  # the id is longer than any id: a validation error, not a parse error
+    assert payload["error"]["message"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("digits", [20, 5000])
+def test_an_enormous_round_number_in_an_id_is_not_found(staff_client: APIClient, digits: int) -> None:
+    number = "9" * digits
+    for body in (
+        {"proposal_id": f"proposal_abcd1234_{number}_node_a", "approve": True},
+        {"round_id": f"round_abcd1234_{number}", "node_id": "node_a", "approve": False},
+    ):
+        response = staff_client.post("/api/v1/consensus/vote", body, format="json")
+        if digits > 100:  # longer than any id: refused before any lookup
+            assert response.status_code == 400, response.content
+        else:
+            assert response.status_code == 404, response.content
+            assert response.json()["error"]["message"] == "NOT_FOUND"
+    assert not Vote.objects.exists()
+
+
+@pytest.mark.django_db
+def test_nan_is_not_json(staff_client: APIClient) -> None:
+    status, payload = _post_raw(staff_client, "/api/v1/consensus/vote", '{"approve": NaN}')
+    assert status == 400
+    assert payload["error"]["message"] == "PARSE_ERROR"
