@@ -14,6 +14,9 @@ from typing import Any
 
 
 def _setup_django() -> None:
+    # Everything the server and its workers create (the SQLite database with its tokens and
+    # password hashes, keys, secret key, checkpoints, snapshots) is readable by its owner only.
+    os.umask(0o077)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ncrsh_site.settings")
     try:
         import django
