@@ -96,6 +96,10 @@ class SessionPlan:
             return Policy(aggregator=aggregator, **{k: request[k] for k in POLICY_KNOBS if k in request})
 
         chosen_policy = attempt("aggregator", policy, None)
+        if chosen_policy is not None and chosen_policy.required(len(members)) > len(members):
+            fields.setdefault("min_participants", []).append(
+                f"at most the {len(members)} members: no round could ever commit"
+            )
         attempt("dataset", lambda: check_spec(str(request.get("dataset", ""))), None)
         wire_dtype = str(request.get("wire_dtype", "float32"))
         if wire_dtype not in WIRE_FORMATS:

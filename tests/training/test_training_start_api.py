@@ -125,6 +125,7 @@ def test_a_running_session_is_409_with_1002(staff_client: APIClient, two_nodes: 
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate": -1}, "learning_rate"),
         ({"unknown_knob": 1}, "unknown_knob"),
+        ({"min_participants": 3}, "min_participants"),  # two members: no round could commit
     ],
 )
 def test_bad_settings_are_400_naming_the_field(
