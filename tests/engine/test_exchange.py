@@ -1,7 +1,8 @@
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,11 +31,23 @@ def test_updates_round_trip_with_optional_compression(
         assert arrival.nbytes < full.nbytes * 0.6
 
 
-def test_altered_update_bytes_are_detected() -> None:
+@contextmanager
+def redis_handles(count: int, url: str | None = None) -> Iterator[tuple[str, list[RedisExchange]]]:
+    """``count`` handles on a real Redis under a fresh key prefix, whose keys go afterwards."""
     prefix = f"ncrsh-test:{secrets.token_hex(4)}"
-    a, b = RedisExchange(redis_url(), prefix=prefix), RedisExchange(redis_url(), prefix=prefix)
-    cpu = torch.device("cpu")
+    handles = [RedisExchange(url or redis_url(), prefix=prefix) for _ in range(count)]
     try:
+        yield prefix, handles
+    finally:
+        for key in handles[0].client.scan_iter(f"{prefix}:*"):
+            handles[0].client.delete(key)
+        for handle in handles:
+            handle.close()
+
+
+def test_altered_update_bytes_are_detected() -> None:
+    cpu = torch.device("cpu")
+    with redis_handles(2) as (prefix, (a, b)):
         a.propose("s:r0:proposal:a", torch.ones(16), {}, wire="float32")
         a.client.setrange(f"{prefix}:s:r0:proposal:a:chunk0", 63, b"\xff")
         (altered,) = b.proposals(["s:r0:proposal:a"], device=cpu, until=time.monotonic() + 1)
@@ -44,11 +57,6 @@ def test_altered_update_bytes_are_detected() -> None:
         (cut,) = b.proposals(["s:r0:proposal:a"], device=cpu, until=time.monotonic() + 1)
         assert cut.vector is None
         assert "unreadable update header" in cut.error
-    finally:
-        for key in a.client.scan_iter(f"{prefix}:*"):
-            a.client.delete(key)
-        a.close()
-        b.close()
 
 
 def test_values_are_shared_and_bytes_counted(exchange_factory: Callable[[], Exchange]) -> None:
@@ -101,10 +109,8 @@ def test_a_proposal_reaches_the_peers_decoded_on_their_device(
 def test_a_large_update_travels_through_redis_in_chunks_no_value_above_the_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("engine.exchange.CHUNK_BYTES", 4096)
-    prefix = f"ncrsh-test:{secrets.token_hex(4)}"
-    a, b = RedisExchange(redis_url(), prefix=prefix), RedisExchange(redis_url(), prefix=prefix)
-    try:
+    monkeypatch.setattr("engine.exchange.redis_exchange.CHUNK_BYTES", 4096)
+    with redis_handles(2) as (prefix, (a, b)):
         update = torch.randn(10_000)  # 40 kB: ten chunks
         a.propose("s:r0:proposal:a", update, {}, wire="float32")
         sizes = [a.client.strlen(k) for k in a.client.scan_iter(f"{prefix}:s:r0:proposal:a:chunk*")]
@@ -117,19 +123,12 @@ def test_a_large_update_travels_through_redis_in_chunks_no_value_above_the_limit
         (corrupt,) = b.proposals(["s:r0:proposal:a"], device=torch.device("cpu"), until=time.monotonic() + 1)
         assert corrupt.vector is None
         assert "checksum" in corrupt.error
-    finally:
-        for key in a.client.scan_iter(f"{prefix}:*"):
-            a.client.delete(key)
-        a.close()
-        b.close()
 
 
 def test_a_receiver_streams_the_chunks_as_they_land_and_a_missing_one_makes_the_proposal_late(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("engine.exchange.CHUNK_BYTES", 4096)
-    prefix = f"ncrsh-test:{secrets.token_hex(4)}"
-    a, b = RedisExchange(redis_url(), prefix=prefix), RedisExchange(redis_url(), prefix=prefix)
+    monkeypatch.setattr("engine.exchange.redis_exchange.CHUNK_BYTES", 4096)
     real_set, real_get_into = RedisExchange._set, RedisExchange._get_into
     fetched: list[float] = []
 
@@ -145,7 +144,7 @@ def test_a_receiver_streams_the_chunks_as_they_land_and_a_missing_one_makes_the_
     monkeypatch.setattr(RedisExchange, "_set", slow_set)
     monkeypatch.setattr(RedisExchange, "_get_into", timed_get_into)
     cpu = torch.device("cpu")
-    try:
+    with redis_handles(2) as (prefix, (a, b)):
         update = torch.randn(10_000)  # ten chunks
         sender = threading.Thread(target=a.propose, args=("s:r0:proposal:a", update, {}), kwargs={"wire": "float32"})
         sender.start()
@@ -163,21 +162,14 @@ def test_a_receiver_streams_the_chunks_as_they_land_and_a_missing_one_makes_the_
         assert late.vector is None
         assert late.error == "late: chunk 7 of 10 did not arrive in time"
         assert time.monotonic() - started >= 0.25
-    finally:
-        for key in a.client.scan_iter(f"{prefix}:*"):
-            a.client.delete(key)
-        a.close()
-        b.close()
 
 
 def test_the_bulk_reader_reads_the_selected_database_and_redis_py_is_the_fallback() -> None:
     """Values are read straight into the receive buffer over the URL's database; where the
     reader does not apply (TLS, unix sockets) redis-py's GET gives the same bytes."""
     db0, db3 = (urlsplit(redis_url())._replace(path=f"/{db}").geturl() for db in (0, 3))
-    prefix = f"ncrsh-test:{secrets.token_hex(4)}"
-    a, b, fallback = (RedisExchange(db3, prefix=prefix) for _ in range(3))
-    fallback.reader = None
-    try:
+    with redis_handles(3, db3) as (prefix, (a, b, fallback)):
+        fallback.reader = None
         assert BulkReader.supports(b.client)
         assert b.reader is not None
         update = torch.randn(5000)
@@ -195,11 +187,6 @@ def test_the_bulk_reader_reads_the_selected_database_and_redis_py_is_the_fallbac
         a.client.set(f"{prefix}:short", b"abc")
         assert b.reader.get_into(f"{prefix}:short", memoryview(out)) == 3  # the connection is still in step
         assert out[:3] == b"abc"
-    finally:
-        for key in a.client.scan_iter(f"{prefix}:*"):
-            a.client.delete(key)
-        for handle in (a, b, fallback):
-            handle.close()
 
 
 def test_a_round_is_forgotten_once_every_member_has_its_decision(exchange_factory: Callable[[], Exchange]) -> None:
