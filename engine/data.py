@@ -1,58 +1,144 @@
-"""Text in, token batches out.
+"""Token streams in, batches out.
 
-Tokens are bytes (vocab 256): nothing to download. The token stream splits deterministically into
-train (first part) and validation (last ``val_fraction``); node i of n trains on the i-th of n
-contiguous, disjoint slices of the train part. Dataset specs are read by ``datasets.load_bytes``.
+A ``Corpus`` is a train and a validation ``TokenStream`` and the tokenizer that made them: a
+prepared dataset's memory-mapped shards (``Corpus.open``: nothing is read into RAM), or text
+held in memory as bytes (``Corpus.from_bytes``: tests and benchmarks). Node i of n trains on the
+i-th of n contiguous, disjoint token ranges of the train split. ``Batches`` walks its range in
+an order computed from (seed, step) alone, so a node resumes at any step in O(1), exactly where
+it stopped. Quality is reported in bits per byte of held-out text, whatever the tokenizer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import bisect
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from engine.errors import DatasetUnavailable
+from engine.shards import load_shard, read_manifest, release, tokenizer_of
+from engine.tokenizer import BYTE, Tokenizer
 
 
-def encode(text: str) -> torch.Tensor:
-    return torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).clone()
+class TokenStream:
+    """Tokens of several arrays (shards) read as one sequence; ``origin`` is where it starts in
+    the split it was cut from."""
 
+    def __init__(self, parts: Sequence[np.ndarray], origin: int = 0) -> None:
+        self.parts = [p for p in parts if len(p)]
+        self.ends = list(np.cumsum([len(p) for p in self.parts], dtype=np.int64).tolist())
+        self.origin = origin
 
-def decode(tokens: torch.Tensor) -> str:
-    return bytes(tokens.to(torch.uint8).tolist()).decode("utf-8", errors="replace")
+    def __len__(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    def read(self, offset: int, count: int) -> np.ndarray:
+        """``count`` tokens from ``offset`` (a copy, across shard ends if need be)."""
+        if offset < 0 or offset + count > len(self):
+            raise IndexError(f"tokens {offset}..{offset + count} are outside 0..{len(self)}")
+        out, part = [], bisect.bisect_right(self.ends, offset)
+        while count:
+            start = offset - (self.ends[part - 1] if part else 0)
+            piece = self.parts[part][start : start + count]
+            out.append(piece)
+            offset, count, part = offset + len(piece), count - len(piece), part + 1
+        return np.concatenate(out) if len(out) > 1 else np.array(out[0])
+
+    def release(self) -> None:
+        """Drop the pages read so far from this process's memory (see ``shards.release``)."""
+        for part in self.parts:
+            release(part)
+
+    def slice(self, lo: int, hi: int) -> TokenStream:
+        parts, start = [], 0
+        for part, end in zip(self.parts, self.ends, strict=True):
+            if end > lo and start < hi:
+                parts.append(part[max(lo, start) - start : min(hi, end) - start])
+            start = end
+        return TokenStream(parts, self.origin + lo)
 
 
 @dataclass(frozen=True)
 class Corpus:
-    train: torch.Tensor  # (N,) uint8
-    val: torch.Tensor
+    train: TokenStream
+    val: TokenStream
+    tokenizer: Tokenizer
+    val_bytes: int  # UTF-8 bytes of the held-out text the val tokens encode
+    # Checks the shards under a train token range before they are read (a prepared dataset's sha256s).
+    verify: Callable[[int, int], None] = field(default=lambda lo, hi: None, repr=False)
 
     @classmethod
     def from_bytes(cls, data: bytes, *, val_fraction: float = 0.1) -> Corpus:
-        tokens = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        """Raw bytes as byte tokens: the first part trains, the last ``val_fraction`` validates."""
+        tokens = np.frombuffer(data, dtype=np.uint8)
         cut = int(len(tokens) * (1.0 - val_fraction))
-        return cls(train=tokens[:cut].clone(), val=tokens[cut:].clone())
+        byte = Tokenizer(BYTE, 256, None)
+        return cls(TokenStream([tokens[:cut]]), TokenStream([tokens[cut:]]), byte, len(data) - cut)
 
-    def shard(self, rank: int, world: int) -> torch.Tensor:
-        """Node ``rank`` of ``world``: its own contiguous, disjoint slice of the train tokens."""
+    @classmethod
+    def open(cls, folder: Path) -> Corpus:
+        """A prepared dataset (``engine.shards``): its shards memory-mapped, the validation
+        shards checked against the manifest now and the train shards when a node takes its range."""
+        manifest = read_manifest(folder)
+        tokenizer = tokenizer_of(folder, manifest)
+
+        def shards(split: str, check: bool) -> list[np.ndarray]:
+            return [
+                load_shard(folder / s["file"], tokens=int(s["tokens"]), sha256=s["sha256"] if check else None)
+                for s in manifest[split]["shards"]
+            ]
+
+        train = TokenStream(shards("train", check=False))
+        listed = manifest["train"]["shards"]
+        starts = [0, *np.cumsum([int(s["tokens"]) for s in listed]).tolist()]
+
+        def verify(lo: int, hi: int) -> None:
+            for shard, start, end in zip(listed, starts, starts[1:], strict=False):
+                if end > lo and start < hi:
+                    load_shard(folder / shard["file"], tokens=int(shard["tokens"]), sha256=shard["sha256"])
+
+        return cls(train, TokenStream(shards("val", check=True)), tokenizer, int(manifest["val"]["bytes"]), verify)
+
+    @property
+    def bytes_per_token(self) -> float:
+        return self.val_bytes / max(1, len(self.val))
+
+    def bits_per_byte(self, loss: float) -> float:
+        """A loss in nats per token as bits per byte of text: comparable across tokenizers."""
+        return loss / math.log(2) / self.bytes_per_token
+
+    def shard(self, rank: int, world: int) -> TokenStream:
+        """Node ``rank`` of ``world``: its own contiguous, disjoint range of the train tokens."""
         if not 0 <= rank < world:
             raise ValueError(f"rank {rank} is not in 0..{world - 1}")
         size = len(self.train) // world
-        return self.train[rank * size : (rank + 1) * size]
+        self.verify(rank * size, (rank + 1) * size)
+        return self.train.slice(rank * size, (rank + 1) * size)
 
 
 class Batches:
-    """Random windows of ``seq_len + 1`` tokens from a token stream; one epoch = as many tokens
-    as the stream holds. Deterministic for a seed, so a node that restarts replays the same data."""
+    """Windows of ``seq_len + 1`` tokens from a stream, every window once per epoch in an order
+    fixed by the seed: epoch e visits window ``(a_e * i + c_e) mod W`` i-th, shifted by ``s_e``
+    tokens (a_e coprime to W). The batch at any step is computed directly: resuming is O(1).
+    Every ``RELEASE_EVERY`` windows the pages read are released (a memory-mapped stream)."""
 
-    def __init__(self, tokens: torch.Tensor, *, batch_size: int, seq_len: int, seed: int) -> None:
-        if len(tokens) <= seq_len + 1:
-            raise DatasetUnavailable(f"the shard holds {len(tokens)} tokens, fewer than one sequence of {seq_len}")
-        self.tokens, self.batch_size, self.seq_len = tokens, batch_size, seq_len
-        self.generator = torch.Generator().manual_seed(seed)
-        self.steps_per_epoch = max(1, len(tokens) // (batch_size * seq_len))
-        self.step = 0
+    RELEASE_EVERY = 2048  # windows: each maps in up to ~64 KB of file (the kernel's fault-around)
+
+    def __init__(self, tokens: TokenStream, *, batch_size: int, seq_len: int, seed: int, start_step: int = 0) -> None:
+        # One window of room at the end, for the epoch's shift.
+        self.windows = (len(tokens) - 1) // seq_len - 1
+        if self.windows < 1:
+            raise DatasetUnavailable(
+                f"the shard holds {len(tokens)} tokens, too few for two sequences of {seq_len} tokens"
+            )
+        self.tokens, self.batch_size, self.seq_len, self.seed = tokens, batch_size, seq_len, seed
+        self.steps_per_epoch = max(1, self.windows // batch_size)
+        self.step, self.unreleased = start_step, 0
+        self._orders: dict[int, tuple[int, int, int]] = {}
 
     @property
     def epoch(self) -> int:
@@ -63,17 +149,36 @@ class Batches:
         """How far through the current epoch, 0-1."""
         return (self.step % self.steps_per_epoch) / self.steps_per_epoch
 
-    def skip(self, steps: int) -> None:
-        """Advance as if ``steps`` batches had been drawn (a node resuming mid-session)."""
-        for _ in range(steps):
-            torch.randint(0, len(self.tokens) - self.seq_len - 1, (self.batch_size,), generator=self.generator)
-        self.step += steps
+    def _order(self, epoch: int) -> tuple[int, int, int]:
+        if epoch not in self._orders:
+            rng = np.random.default_rng([self.seed, epoch])
+            a = 1
+            while self.windows > 1:
+                a = int(rng.integers(1, self.windows))
+                if math.gcd(a, self.windows) == 1:
+                    break
+            self._orders = {epoch: (a, int(rng.integers(self.windows)), int(rng.integers(self.seq_len)))}
+        return self._orders[epoch]
+
+    def offsets(self, step: int) -> list[int]:
+        """Where (in the stream) each window of the batch at ``step`` starts."""
+        out = []
+        for sample in range(step * self.batch_size, (step + 1) * self.batch_size):
+            epoch, index = divmod(sample, self.windows)
+            a, c, shift = self._order(epoch)
+            out.append(((a * index + c) % self.windows) * self.seq_len + shift)
+        return out
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        starts = torch.randint(0, len(self.tokens) - self.seq_len - 1, (self.batch_size,), generator=self.generator)
-        windows = torch.stack([self.tokens[s : s + self.seq_len + 1] for s in starts.tolist()]).long()
+        length = self.seq_len + 1
+        windows = np.stack([self.tokens.read(o, length) for o in self.offsets(self.step)]).astype(np.int64)
         self.step += 1
-        return windows[:, :-1], windows[:, 1:]  # inputs (B, T), targets (B, T)
+        self.unreleased += self.batch_size
+        if self.unreleased >= self.RELEASE_EVERY:
+            self.tokens.release()
+            self.unreleased = 0
+        batch = torch.from_numpy(windows)
+        return batch[:, :-1], batch[:, 1:]  # inputs (B, T), targets (B, T)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:
@@ -81,11 +186,12 @@ class Batches:
 
 
 def validation_batches(
-    tokens: torch.Tensor, *, batch_size: int, seq_len: int, max_batches: int
+    tokens: TokenStream, *, batch_size: int, seq_len: int, max_batches: int
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Fixed, evenly spaced windows of the validation split: the same on every node."""
+    if len(tokens) <= seq_len + 1:
+        raise DatasetUnavailable(f"the validation split holds {len(tokens)} tokens, fewer than one sequence")
     count = min(max_batches * batch_size, max(1, (len(tokens) - 1) // seq_len))
     stride = max(1, (len(tokens) - seq_len - 1) // max(1, count))
-    starts = [i * stride for i in range(count)]
-    windows = torch.stack([tokens[s : s + seq_len + 1] for s in starts]).long()
+    windows = torch.from_numpy(np.stack([tokens.read(i * stride, seq_len + 1) for i in range(count)]).astype(np.int64))
     return [(windows[i : i + batch_size, :-1], windows[i : i + batch_size, 1:]) for i in range(0, count, batch_size)]

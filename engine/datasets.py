@@ -12,29 +12,36 @@ import glob
 import os
 import socket
 import sysconfig
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from engine.errors import DatasetUnavailable
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+READ_BLOCK = 8 * 1024 * 1024
 
 
-def _read_files(paths: Sequence[Path], spec: str, max_bytes: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
+def _file_texts(paths: Sequence[Path], spec: str) -> Iterator[str]:
+    """Each file in blocks of about ``READ_BLOCK`` bytes, cut after a newline (so never inside
+    a line, nor inside a UTF-8 character); files are separated by a newline."""
+    ended = True  # the text so far ends a line
     for path in paths:
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                tail = b"" if ended else b"\n"
+                while block := handle.read(READ_BLOCK):
+                    block = tail + block
+                    cut = block.rfind(b"\n")
+                    if cut < 0:
+                        tail = block
+                        continue
+                    yield block[: cut + 1].decode("utf-8", errors="replace")
+                    tail, ended = block[cut + 1 :], True
+                if tail.strip(b"\n"):
+                    yield tail.decode("utf-8", errors="replace")
+                    ended = False
         except OSError as exc:
             raise DatasetUnavailable(f"{spec}: cannot read {path}: {exc.strerror}") from None
-        chunks.append(data[: max_bytes - total])
-        total += len(chunks[-1])
-        if total >= max_bytes:
-            break
-    if total == 0:
-        raise DatasetUnavailable(f"{spec}: the files hold no text")
-    return b"\n".join(chunks)[:max_bytes]
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
@@ -42,7 +49,7 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(resolved.is_relative_to(root.resolve()) for root in roots)
 
 
-def _file_paths(pattern: str, spec: str, roots: Sequence[Path]) -> list[Path]:
+def file_paths(pattern: str, spec: str, roots: Sequence[Path]) -> list[Path]:
     if not roots:
         raise DatasetUnavailable(f"{spec}: no data roots are allowed on this node (set NCRSH_DATA_DIR)")
     candidates = [pattern] if os.path.isabs(pattern) else [str(root / pattern) for root in roots]
@@ -71,7 +78,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
     return True
 
 
-def _huggingface(spec: str, name: str, max_bytes: int) -> bytes:
+def _huggingface(spec: str, name: str) -> Iterator[str]:
     try:
         import datasets
         from huggingface_hub import constants as hub_constants
@@ -80,26 +87,24 @@ def _huggingface(spec: str, name: str, max_bytes: int) -> bytes:
     path, _, config = name.partition("/")
     if "/" in config:  # org/name/config
         path, config = f"{path}/{config.split('/')[0]}", config.split("/", 1)[1]
-    # The local cache first, offline; the network only when it answers: never a hang of retries.
+    # The local cache first, offline; the network only when it answers (then streamed: nothing
+    # is downloaded whole), never a hang of retries.
     offline = not _hub_reachable()
     saved = datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE
     datasets.config.HF_HUB_OFFLINE = hub_constants.HF_HUB_OFFLINE = offline
     try:
-        dataset = datasets.load_dataset(path, config or None, split="train")
+        dataset = datasets.load_dataset(path, config or None, split="train", streaming=not offline)
     except Exception as exc:  # noqa: BLE001 - datasets raises many unrelated types for "not here"
         where = "not in the local cache, and the hub is unreachable" if offline else "cannot be loaded"
         raise DatasetUnavailable(f"{spec}: {where}: {exc}") from None
     finally:
         datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE = saved
-    column = next((c for c in ("text", "content") if c in dataset.column_names), None)
+    columns = list(dataset.column_names or [])
+    column = next((c for c in ("text", "content") if c in columns), None)
     if column is None:
-        raise DatasetUnavailable(f"{spec}: no 'text' column (columns: {', '.join(dataset.column_names)})")
-    out = bytearray()
+        raise DatasetUnavailable(f"{spec}: no 'text' column (columns: {', '.join(columns)})")
     for row in dataset:
-        out += str(row[column]).encode("utf-8") + b"\n"
-        if len(out) >= max_bytes:
-            break
-    return bytes(out[:max_bytes])
+        yield str(row[column]) + "\n"
 
 
 def check_spec(spec: str) -> None:
@@ -142,8 +147,20 @@ def locate(spec: str, *, data_roots: Sequence[Path] = (), data_dir: Path | None 
     if kind == "builtin":
         return _pystdlib_paths()
     if kind == "file":
-        return _file_paths(rest, spec, [*data_roots, *([data_dir] if data_dir else [])])
+        return file_paths(rest, spec, [*data_roots, *([data_dir] if data_dir else [])])
     return None
+
+
+def iter_texts(spec: str, *, data_roots: Sequence[Path] = (), data_dir: Path | None = None) -> Iterator[str]:
+    """The text a dataset spec names, streamed in pieces; ``DatasetUnavailable`` says why not."""
+    paths = locate(spec, data_roots=data_roots, data_dir=data_dir)
+    texts = _huggingface(spec, spec.partition(":")[2]) if paths is None else _file_texts(paths, spec)
+    empty = True
+    for text in texts:
+        empty = empty and not text
+        yield text
+    if empty:
+        raise DatasetUnavailable(f"{spec}: holds no text")
 
 
 def load_bytes(
@@ -153,8 +170,11 @@ def load_bytes(
     data_dir: Path | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> bytes:
-    """Read the text a dataset spec names; ``DatasetUnavailable`` says why not."""
-    paths = locate(spec, data_roots=data_roots, data_dir=data_dir)
-    if paths is None:
-        return _huggingface(spec, spec.partition(":")[2], max_bytes)
-    return _read_files(paths, spec, max_bytes)
+    """At most ``max_bytes`` of the text a spec names, in memory (benchmarks and tests; the
+    workers read prepared, memory-mapped token shards)."""
+    out = bytearray()
+    for text in iter_texts(spec, data_roots=data_roots, data_dir=data_dir):
+        out += text.encode("utf-8")
+        if len(out) >= max_bytes:
+            break
+    return bytes(out[:max_bytes])

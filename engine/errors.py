@@ -16,3 +16,11 @@ class AggregatorBoundError(EngineError):
 
 class ModelDivergence(EngineError):
     """Two nodes hold different global weights for the same round: never silently merged."""
+
+
+class TokenizerUnavailable(EngineError):
+    """The tokenizer spec names nothing that can be loaded here."""
+
+
+class DatasetCorrupt(EngineError):
+    """A prepared dataset's files do not match its manifest."""

@@ -14,6 +14,7 @@ import xxhash
 
 from engine.config import ModelConfig, Policy, Strategy, TrainConfig
 from engine.data import Batches, Corpus, validation_batches
+from engine.errors import DatasetUnavailable
 from engine.exchange import Exchange
 from engine.faults import FAULTS, FaultyExchange
 from engine.model import GPT, build_model
@@ -106,6 +107,7 @@ class NodeResult:
     steps: int
     rounds: list[RoundRecord]
     val_loss: float
+    val_bits_per_byte: float
     val_accuracy: float
     state: dict[str, torch.Tensor]
     model_hash: str
@@ -141,14 +143,21 @@ class Probe:
         return evaluate(self.model, self.batch, device=self.device, bf16=self.bf16)[0]
 
 
-def node_batches(spec: NodeSpec, corpus: Corpus) -> Batches:
-    """The node's training batches: its own shard, in an order fixed by the seed and its rank."""
+def node_batches(spec: NodeSpec, corpus: Corpus, start_step: int = 0) -> Batches:
+    """The node's training batches from ``start_step`` on: its own shard, in an order fixed by
+    the seed and its rank."""
+    if corpus.tokenizer.vocab_size > spec.model.vocab_size:
+        raise DatasetUnavailable(
+            f"the dataset's tokenizer ({corpus.tokenizer.spec}) has {corpus.tokenizer.vocab_size} tokens;"
+            f" the model's vocab_size is {spec.model.vocab_size}"
+        )
     rank = spec.members.index(spec.node_id)
     return Batches(
         corpus.shard(rank, len(spec.members)),
         batch_size=spec.train.batch_size,
         seq_len=spec.model.seq_len,
         seed=spec.train.seed * 1009 + rank + 1,
+        start_step=start_step,
     )
 
 
@@ -214,7 +223,8 @@ class _NodeRun:
         if start is not None:
             self.model.load_state_dict({k: v for k, v in start.items() if k != OUTER_MOMENTUM})
         self.model.to(device)
-        self.batches = node_batches(spec, corpus)
+        self.first_step = resume.step if resume is not None else 0
+        self.corpus, self.batches = corpus, node_batches(spec, corpus, self.first_step)
         self.val = validation_batches(
             corpus.val,
             batch_size=spec.train.batch_size,
@@ -222,8 +232,6 @@ class _NodeRun:
             max_batches=spec.train.eval_batches,
         )
         self.total = spec.train.total_steps(self.batches.steps_per_epoch)
-        self.first_step = resume.step if resume is not None else 0
-        self.batches.skip(self.first_step)
         self.trainer = Trainer(
             self.model, spec.train, total_steps=self.total, device=device, start_step=self.first_step
         )
@@ -279,6 +287,7 @@ class _NodeRun:
                 self.reporter.log(
                     {
                         "loss": float(loss),
+                        "bits_per_byte": self.corpus.bits_per_byte(float(loss)),
                         "accuracy": float(accuracy),
                         "tokens_per_s": window_tokens / elapsed,
                         "epoch": batches.epoch,
@@ -296,6 +305,7 @@ class _NodeRun:
             steps=step + (0 if stopped else 1),
             rounds=self.records,
             val_loss=val_loss,
+            val_bits_per_byte=self.corpus.bits_per_byte(val_loss),
             val_accuracy=val_accuracy,
             state=cpu_state(self.model),
             model_hash=self.base_hash,

@@ -1,17 +1,15 @@
+import math
 import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from engine.data import Batches, Corpus, decode, encode
+from engine.data import Batches, Corpus, TokenStream
 from engine.datasets import load_bytes
 from engine.errors import DatasetUnavailable
-
-
-def test_bytes_round_trip() -> None:
-    assert decode(encode("héllo\n")) == "héllo\n"
 
 
 def test_builtin_pystdlib_is_real_python_source() -> None:
@@ -67,34 +65,62 @@ def test_an_unavailable_huggingface_dataset_fails_fast_and_names_the_spec() -> N
 
 def test_the_split_is_deterministic_and_shards_are_disjoint() -> None:
     corpus = Corpus.from_bytes(bytes(range(256)) * 40, val_fraction=0.1)
-    again = Corpus.from_bytes(bytes(range(256)) * 40, val_fraction=0.1)
-    assert torch.equal(corpus.train, again.train)
     assert len(corpus.val) == 1024
+    assert corpus.bits_per_byte(math.log(2)) == pytest.approx(1.0)  # bytes: one token, one byte
     shards = [corpus.shard(i, 3) for i in range(3)]
-    assert sum(len(s) for s in shards) <= len(corpus.train)
-    starts = [s.data_ptr() for s in shards]
-    assert len(set(starts)) == 3
     assert all(len(s) == len(corpus.train) // 3 for s in shards)
-    assert torch.equal(torch.cat(shards), corpus.train[: 3 * (len(corpus.train) // 3)])
+    assert [s.origin for s in shards] == [0, len(shards[0]), 2 * len(shards[0])]
+    joined = np.concatenate([s.read(0, len(s)) for s in shards])
+    assert np.array_equal(joined, corpus.train.read(0, 3 * len(shards[0])))
+
+
+def test_a_stream_reads_across_its_shards() -> None:
+    stream = TokenStream([np.arange(0, 10), np.arange(10, 25), np.arange(25, 30)])
+    assert len(stream) == 30
+    assert stream.read(8, 20).tolist() == list(range(8, 28))
+    part = stream.slice(7, 26)
+    assert part.origin == 7
+    assert len(part) == 19
+    assert part.read(0, 19).tolist() == list(range(7, 26))
+    with pytest.raises(IndexError):
+        stream.read(25, 6)
 
 
 def test_batches_are_deterministic_per_seed_and_shifted_by_one() -> None:
-    tokens = torch.arange(1000) % 256
-    a = Batches(tokens.to(torch.uint8), batch_size=4, seq_len=16, seed=1)
-    b = Batches(tokens.to(torch.uint8), batch_size=4, seq_len=16, seed=1)
+    tokens = TokenStream([(np.arange(1000) % 256).astype(np.uint8)])
+    a = Batches(tokens, batch_size=4, seq_len=16, seed=1)
+    b = Batches(tokens, batch_size=4, seq_len=16, seed=1)
     inputs, targets = a.next()
     assert torch.equal(inputs, b.next()[0])
     assert inputs.shape == (4, 16)
+    assert inputs.dtype == torch.int64
     assert torch.equal(inputs[:, 1:], targets[:, :-1])
     assert 0 < a.batch_progress < 1
+    assert a.offsets(0) != Batches(tokens, batch_size=4, seq_len=16, seed=2).offsets(0)
 
 
-def test_skipping_batches_lands_where_drawing_them_would() -> None:
-    tokens = (torch.arange(5000) % 256).to(torch.uint8)
+def test_an_epoch_visits_every_window_once() -> None:
+    tokens = TokenStream([np.zeros(16 * 101 + 1, dtype=np.uint16)])
+    batches = Batches(tokens, batch_size=4, seq_len=16, seed=3)
+    assert batches.windows == 100
+    starts = [o for step in range(25) for o in batches.offsets(step)]
+    shift = starts[0] % 16
+    assert all(o % 16 == shift for o in starts)
+    assert sorted(o // 16 for o in starts) == list(range(100))  # no window twice, none skipped
+    assert max(starts) + 17 <= len(tokens)
+
+
+def test_a_batches_started_at_a_step_continues_exactly_where_drawing_would() -> None:
+    tokens = TokenStream([(np.arange(5000) % 256).astype(np.uint8)])
     drawn = Batches(tokens, batch_size=4, seq_len=16, seed=3)
-    for _ in range(7):
+    for _ in range(77):
         drawn.next()
-    skipped = Batches(tokens, batch_size=4, seq_len=16, seed=3)
-    skipped.skip(7)
-    assert skipped.step == drawn.step
-    assert torch.equal(skipped.next()[0], drawn.next()[0])
+    resumed = Batches(tokens, batch_size=4, seq_len=16, seed=3, start_step=77)
+    assert resumed.step == drawn.step
+    assert resumed.offsets(77) == drawn.offsets(77)
+    assert torch.equal(resumed.next()[0], drawn.next()[0])
+
+
+def test_a_stream_too_short_for_two_sequences_is_a_clear_error() -> None:
+    with pytest.raises(DatasetUnavailable, match="too few"):
+        Batches(TokenStream([np.zeros(20, dtype=np.uint8)]), batch_size=1, seq_len=16, seed=0)
