@@ -32,3 +32,31 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.session_id or 'no session'}, round {self.round})"
+
+
+class DatasetStatus(models.TextChoices):
+    PREPARING = "preparing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Dataset(models.Model):
+    name = models.CharField(primary_key=True, max_length=100)
+    source = models.CharField(max_length=512, help_text="the dataset spec it was prepared from")
+    tokenizer = models.CharField(max_length=512, help_text="byte, bpe, hf:<name> or file:<path>")
+    vocab_size = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=DatasetStatus.choices, default=DatasetStatus.PREPARING)
+    tokens = models.BigIntegerField(default=0, help_text="tokens written so far (all of them once ready)")
+    bytes = models.BigIntegerField(default=0, help_text="UTF-8 bytes of text read so far")
+    manifest = models.JSONField(default=dict, blank=True)
+    tokenizer_json = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import QuerySet
 
-from models_store.models import Checkpoint
+from models_store.models import Checkpoint, Dataset, DatasetStatus
 from ncrsh_site.errors import NotFound
 
 
@@ -28,3 +28,15 @@ def checkpoint_path(checkpoint: Checkpoint) -> Path:
 
 def checkpoint_to_load() -> Checkpoint | None:
     return Checkpoint.objects.filter(loaded_at__isnull=False).order_by("-loaded_at").first()
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    """Ready datasets only: one being prepared, or whose preparation failed, is not listed."""
+    return Dataset.objects.filter(status=DatasetStatus.READY)
+
+
+def dataset_get(*, name: str) -> Dataset:
+    row = Dataset.objects.filter(name=name).first()
+    if row is None:
+        raise NotFound(f"No dataset named {name!r}: prepare it (POST /api/v1/datasets or `ncrsh data prepare`).")
+    return row

@@ -41,6 +41,8 @@ EVENT_TYPES = (
     "consensus_vote",
     "consensus_decision",
     "model_update",
+    "dataset_progress",
+    "dataset_prepared",
 )
 HANDOVER_TIMEOUT_S = 2.0  # a training loop waits at most this long on a broken channel layer
 

@@ -196,6 +196,8 @@ DATA_DIR = Path(ENV.get("NCRSH_DATA_DIR") or NCRSH_HOME / "data").resolve()
 # Folders that `file:` dataset specs may read, besides DATA_DIR (os.pathsep-separated).
 DATA_ROOTS = [Path(p).resolve() for p in ENV.get("NCRSH_DATA_ROOTS", "").split(os.pathsep) if p]
 CHECKPOINT_DIR = NCRSH_HOME / "checkpoints"
+# Prepared datasets (token shards), this host's: `ncrsh data prepare`, or on first use.
+DATASETS_DIR = Path(ENV.get("NCRSH_DATASETS_DIR") or NCRSH_HOME / "datasets").resolve()
 # A test-only switch: nodes named here corrupt their updates (scale, sign_flip or nan), as
 # "node_id=fault,node_id=fault". Refused in production.
 FAULT_INJECTION = dict(item.split("=", 1) for item in ENV.get("NCRSH_FAULT_INJECTION", "").split(",") if "=" in item)

@@ -79,6 +79,8 @@ def test_imports_go_only_downward(package: str) -> None:
         ("ncrsh_swarm", "from django.conf import settings", False),
         ("ncrsh_swarm", "import httpx", True),
         ("training", "from consensus import services", True),
+        ("training", "from models_store.dataset_services import dataset_local", True),
+        ("models_store", "from nodes.models import Node", False),
         ("ncrsh_site", "from nodes.models import Node", False),
     ],
 )

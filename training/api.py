@@ -26,8 +26,16 @@ class ModelConfigInputSerializer(StrictSerializer):
 class TrainingStartInputSerializer(StrictSerializer):
     dataset = serializers.CharField(
         max_length=512,
-        help_text="builtin:pystdlib, file:<path or glob>, <folder in NCRSH_DATA_DIR>, huggingface:<name>",
+        help_text="a prepared dataset's name (GET /api/v1/datasets), or builtin:pystdlib, file:<path or glob>,"
+        " <folder in NCRSH_DATA_DIR>, huggingface:<name> (prepared by the nodes on first use)",
     )
+    tokenizer = serializers.CharField(
+        max_length=512,
+        default="byte",
+        help_text="for a raw dataset spec: byte, bpe (trained on it), hf:<name>, file:<tokenizer.json>;"
+        " a prepared dataset has its own",
+    )
+    vocab_size = serializers.IntegerField(min_value=257, max_value=1 << 20, required=False, help_text="bpe's")
     epochs = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
     batch_size = serializers.IntegerField(min_value=1, max_value=4096, default=32)
     learning_rate = serializers.FloatField(min_value=1e-7, max_value=10.0, default=1e-3)
@@ -65,6 +73,7 @@ class ProgressSerializer(serializers.Serializer):
     epoch = serializers.IntegerField()
     total_epochs = serializers.IntegerField()
     loss = serializers.FloatField(allow_null=True)
+    bits_per_byte = serializers.FloatField(allow_null=True, help_text="the loss in bits per byte of text")
     accuracy = serializers.FloatField(allow_null=True)
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()
@@ -78,6 +87,7 @@ class NodeProgressSerializer(serializers.Serializer):
     batch_progress = serializers.FloatField()
     step = serializers.IntegerField()
     loss = serializers.FloatField(allow_null=True)
+    bits_per_byte = serializers.FloatField(allow_null=True)
     model_hash = serializers.CharField(allow_null=True)
 
 

@@ -1,4 +1,4 @@
-"""The server side of the ``ncrsh`` command: ``serve`` and ``worker``.
+"""The server side of the ``ncrsh`` command: ``serve``, ``worker`` and ``data prepare``.
 
 ``ncrsh_swarm`` (the client) imports neither Django nor torch; it finds these commands through
 the ``ncrsh.commands`` entry point, so they are there when the server is installed
@@ -8,8 +8,11 @@ the ``ncrsh.commands`` entry point, so they are there when the server is install
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import re
 import sys
+import time
 from typing import Any
 
 
@@ -64,8 +67,61 @@ def worker(args: argparse.Namespace) -> None:
     run_worker(node=args.node, device=args.device, loglevel=args.loglevel)
 
 
+def data_prepare(args: argparse.Namespace) -> None:
+    """Tokenise a dataset spec into token shards in this host's NCRSH_DATASETS_DIR and register it,
+    with a progress line (tokens, bytes, tokens/s) on stderr."""
+    _setup_django()
+    from django.conf import settings
+
+    from engine.errors import EngineError
+    from engine.shards import Progress
+    from models_store.dataset_services import dataset_claim, dataset_prepare
+    from ncrsh_site import bootstrap
+    from ncrsh_site.errors import DomainError
+
+    bootstrap.migrate(io.StringIO())
+    name = args.name or default_name(args.source, args.tokenizer, args.vocab_size)
+    shown = 0.0
+
+    def bar(done: Progress) -> None:
+        nonlocal shown
+        if time.monotonic() - shown >= 0.2:
+            shown = time.monotonic()
+            sys.stderr.write(
+                f"\r{name}: {done.tokens / 1e6:,.1f}M tokens from {done.bytes / 1e6:,.1f} MB,"
+                f" {done.tokens_per_s / 1e6:,.2f}M tokens/s   "
+            )
+            sys.stderr.flush()
+
+    try:
+        row, mine = dataset_claim(name=name, source=args.source, tokenizer=args.tokenizer, vocab_size=args.vocab_size)
+        if not mine:
+            print(f"{name}: already {row.status} ({row.source}, {row.tokenizer})")
+            return
+        if args.tokenizer == "bpe":
+            print(f"{name}: training a byte-level BPE tokenizer on {args.source}…", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        row = dataset_prepare(name=name, progress=bar)
+    except (DomainError, EngineError) as exc:
+        detail = getattr(exc, "detail", None)
+        reason = "; ".join(f"{k}: {' '.join(v)}" for k, v in detail.items()) if isinstance(detail, dict) else exc
+        raise SystemExit(f"{chr(10) if shown else ''}ncrsh data prepare: {reason}") from None
+    sys.stderr.write("\n")
+    print(
+        f"{name}: {row.tokens:,} tokens ({row.manifest['val']['tokens']:,} held out) from {row.bytes:,} bytes,"
+        f" vocab {row.vocab_size}, in {time.monotonic() - started:.1f}s -> {settings.DATASETS_DIR / name}"
+    )
+
+
+def default_name(source: str, tokenizer: str, vocab_size: int | None) -> str:
+    """``file:wikitext-2/valid.txt`` with bpe to 4096: ``wikitext-2-valid-bpe4096``."""
+    stem = re.sub(r"\.(txt|jsonl?|md)$", "", source.partition(":")[2] or source)
+    kind = f"bpe{vocab_size or ''}" if tokenizer == "bpe" else tokenizer
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stem}-{kind}").strip("-.")[:100]
+
+
 def add_server_commands(commands: Any) -> None:
-    """Add serve and worker to the ``ncrsh`` command's subparsers."""
+    """Add serve, worker and data to the ``ncrsh`` command's subparsers."""
     serve_parser = commands.add_parser("serve", help="run the API server (migrates and creates the admin first)")
     serve_parser.add_argument("--host", help="address to bind (default: api.host, 0.0.0.0)")
     serve_parser.add_argument("--port", type=int, help="port (default: NCRSH_PORT or api.port, 8080)")
@@ -77,3 +133,15 @@ def add_server_commands(commands: Any) -> None:
     worker_parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
     worker_parser.add_argument("--loglevel", default="INFO")
     worker_parser.set_defaults(handler=worker)
+    data_parser = commands.add_parser("data", help="prepared datasets (token shards)")
+    data_commands = data_parser.add_subparsers(dest="data_command", required=True)
+    prepare_parser = data_commands.add_parser(
+        "prepare", help="tokenise a dataset into memory-mapped shards in NCRSH_DATASETS_DIR and register it"
+    )
+    prepare_parser.add_argument("source", help="builtin:pystdlib, file:<glob>, <folder name>, huggingface:<name>")
+    prepare_parser.add_argument(
+        "--tokenizer", default="byte", help="byte (default), bpe (trained here), hf:<name>, file:<tokenizer.json>"
+    )
+    prepare_parser.add_argument("--vocab-size", type=int, help="bpe's vocabulary (default 4096)")
+    prepare_parser.add_argument("--name", help="the name sessions use (default: from the source and tokenizer)")
+    prepare_parser.set_defaults(handler=data_prepare)

@@ -18,6 +18,11 @@ class TrainingCollector(DatabaseCollector):
                 "Current training loss, per node of a running session",
                 labels=["session", "node"],
             ),
+            "bpb": GaugeMetricFamily(
+                "swarm_training_bits_per_byte",
+                "Current training loss in bits per byte of text (comparable across tokenizers), per node",
+                labels=["session", "node"],
+            ),
             "tokens": GaugeMetricFamily(
                 "swarm_training_tokens_per_second",
                 "Training throughput in tokens/s, per node of a running session",
@@ -29,9 +34,11 @@ class TrainingCollector(DatabaseCollector):
         from training.models import ACTIVE_SESSION_STATUSES, NodeRun, RunStatus
 
         runs = NodeRun.objects.filter(session__status__in=ACTIVE_SESSION_STATUSES, status=RunStatus.TRAINING)
-        rows = runs.values_list("session_id", "node_id", "loss", "tokens_per_s")
-        for session_id, node_id, loss, tokens_per_s in rows:
+        rows = runs.values_list("session_id", "node_id", "loss", "bits_per_byte", "tokens_per_s")
+        for session_id, node_id, loss, bpb, tokens_per_s in rows:
             if loss is not None:
                 cast(GaugeMetricFamily, families["loss"]).add_metric([session_id, node_id], loss)
+            if bpb is not None:
+                cast(GaugeMetricFamily, families["bpb"]).add_metric([session_id, node_id], bpb)
             if tokens_per_s is not None:
                 cast(GaugeMetricFamily, families["tokens"]).add_metric([session_id, node_id], tokens_per_s)

@@ -85,6 +85,7 @@ class NodeRun(models.Model):
     epoch = models.PositiveIntegerField(default=0)
     batch_progress = models.FloatField(default=0.0)
     loss = models.FloatField(null=True, blank=True)
+    bits_per_byte = models.FloatField(null=True, blank=True, help_text="the loss in bits per byte of text")
     accuracy = models.FloatField(null=True, blank=True)
     tokens_per_s = models.FloatField(null=True, blank=True)
     round = models.PositiveIntegerField(default=0)

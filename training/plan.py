@@ -61,6 +61,8 @@ class SessionPlan:
     strategy: Strategy
     policy: Policy
     wire_dtype: str = "float32"
+    tokenizer: str = "byte"
+    vocab_size: int | None = None  # a bpe tokenizer's target, trained on first use
 
     @classmethod
     def build(cls, *, members: list[str], request: Mapping[str, Any]) -> SessionPlan:
@@ -78,7 +80,8 @@ class SessionPlan:
 
         shape = dict(request.get("model_config") or {})
         preset = shape.pop("preset", "tiny")
-        model = attempt("model_config", lambda: dataclasses.replace(PRESETS[preset](), **shape), ModelConfig())
+        vocab = {"vocab_size": int(request["model_vocab_size"])} if "model_vocab_size" in request else {}
+        model = attempt("model_config", lambda: dataclasses.replace(PRESETS[preset](), **shape, **vocab), ModelConfig())
         train = attempt(
             "non_field_errors", lambda: TrainConfig(**{k: request[k] for k in TRAIN_KNOBS if k in request}), None
         )
@@ -114,6 +117,8 @@ class SessionPlan:
             strategy=strategy,
             policy=chosen_policy,
             wire_dtype=wire_dtype,
+            tokenizer=str(request.get("tokenizer", "byte")),
+            vocab_size=request.get("vocab_size"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -125,6 +130,8 @@ class SessionPlan:
             "strategy": dataclasses.asdict(self.strategy),
             "policy": dataclasses.asdict(self.policy),
             "wire_dtype": self.wire_dtype,
+            "tokenizer": self.tokenizer,
+            "vocab_size": self.vocab_size,
         }
 
     @classmethod
@@ -138,4 +145,6 @@ class SessionPlan:
             strategy=Strategy(**data["strategy"]),
             policy=Policy(aggregator=AggregatorConfig(**policy.pop("aggregator")), **policy),
             wire_dtype=str(data.get("wire_dtype", "float32")),
+            tokenizer=str(data.get("tokenizer", "byte")),
+            vocab_size=data.get("vocab_size"),
         )

@@ -22,12 +22,12 @@ from django.db import close_old_connections, transaction
 from consensus.services import ledger_record, round_decide, round_open, round_votes
 from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.data import Corpus
-from engine.datasets import load_bytes
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 from engine.files import file_sha256
 from engine.node import NodeResult, NodeSpec, Resume, train_node
 from engine.quorum import Decision, Vote
 from engine.rounds import RoundOutcome
+from models_store.dataset_services import dataset_local
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
 from ncrsh_site.api import finite
 from ncrsh_site.errors import ConsensusFailed, DomainError
@@ -118,6 +118,7 @@ class DatabaseReporter:
             epoch=int(metrics["epoch"]),
             batch_progress=metrics["batch_progress"],
             loss=finite(metrics["loss"]),
+            bits_per_byte=finite(metrics["bits_per_byte"]),
             accuracy=finite(metrics["accuracy"]),
             tokens_per_s=metrics["tokens_per_s"],
             round=int(metrics["round"]),
@@ -245,7 +246,11 @@ def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult
             round_index=last_round,
             step=result.steps,
             model_hash=result.model_hash,
-            metrics={"val_loss": finite(result.val_loss), "val_accuracy": finite(result.val_accuracy)},
+            metrics={
+                "val_loss": finite(result.val_loss),
+                "val_bits_per_byte": finite(result.val_bits_per_byte),
+                "val_accuracy": finite(result.val_accuracy),
+            },
             model_config=session.plan.model.to_dict(),
         )
         path.unlink(missing_ok=True)
@@ -268,10 +273,9 @@ def execute_run(session_id: str, node_id: str) -> None:
     run = NodeRun.objects.get(session_id=session_id, node_id=node_id)
     try:
         spec = node_spec(session, node_id)
-        corpus = Corpus.from_bytes(
-            load_bytes(session.dataset, data_roots=settings.DATA_ROOTS, data_dir=settings.DATA_DIR)
-        )
-        shard_steps = len(corpus.shard(run.rank, len(spec.members))) // (spec.train.batch_size * spec.model.seq_len)
+        plan = session.plan
+        corpus = Corpus.open(dataset_local(dataset=plan.dataset, tokenizer=plan.tokenizer, vocab_size=plan.vocab_size))
+        shard_steps = len(corpus.train) // len(spec.members) // (spec.train.batch_size * spec.model.seq_len)
         NodeRun.objects.filter(id=run.id, claimed_by=token).update(
             total_steps=spec.train.total_steps(max(1, shard_steps))
         )
@@ -293,6 +297,7 @@ def execute_run(session_id: str, node_id: str) -> None:
         _final_checkpoint(session, run, result)
         metrics = {
             "val_loss": finite(result.val_loss),
+            "val_bits_per_byte": finite(result.val_bits_per_byte),
             "val_accuracy": finite(result.val_accuracy),
             "model_hash": result.model_hash,
             "steps": result.steps,

@@ -44,6 +44,7 @@ def session_status(session: TrainingSession) -> dict[str, Any]:
         "epoch": min((r.epoch for r in runs), default=0),
         "total_epochs": session.epochs,
         "loss": _mean([r.loss for r in reporting if r.loss is not None]),
+        "bits_per_byte": _mean([r.bits_per_byte for r in reporting if r.bits_per_byte is not None]),
         "accuracy": _mean([r.accuracy for r in reporting if r.accuracy is not None]),
         "step": min((r.step for r in runs), default=0),
         "total_steps": max((r.total_steps for r in runs), default=0),
@@ -61,6 +62,7 @@ def session_status(session: TrainingSession) -> dict[str, Any]:
                 "batch_progress": r.batch_progress,
                 "step": r.step,
                 "loss": r.loss,
+                "bits_per_byte": r.bits_per_byte,
                 "model_hash": r.model_hash or None,
             }
             for r in runs

@@ -16,8 +16,9 @@ from django.utils import timezone
 from engine.datasets import locate
 from engine.errors import DatasetUnavailable
 from engine.files import read_metadata
+from models_store.dataset_services import session_vocab
 from models_store.models import Checkpoint
-from models_store.selectors import checkpoint_path, checkpoint_to_load
+from models_store.selectors import checkpoint_path, checkpoint_to_load, dataset_list
 from models_store.services import checkpoint_register, checkpoint_verify, snapshot_latest
 from ncrsh_site.errors import Conflict, Invalid, NetworkPartition, NodeNotFound, NotFound, TrainingInProgress
 from ncrsh_site.events import publish_on_commit
@@ -64,16 +65,21 @@ def _members(requested: list[str] | None) -> list[str]:
 
 
 def session_start(*, request: Mapping[str, Any], dispatch: Callable[[str, str], None]) -> TrainingSession:
-    """Start a session from the start request's validated fields. The dataset's local files are
-    looked for here, before any lock (they are read by the nodes; a hub dataset is only checked
-    by them, and a missing one fails their runs with the reason)."""
+    """Start a session from the start request's validated fields. The dataset is a prepared one,
+    or a spec whose local files are looked for here, before any lock (the nodes prepare it on
+    first use; a hub dataset is only checked by them, and a missing one fails their runs with
+    the reason). The model's vocabulary is the tokenizer's."""
     sweep()  # on its own: a node found silent stays offline even if the start is refused
     dataset = str(request.get("dataset", ""))
-    try:
-        locate(dataset, data_roots=settings.DATA_ROOTS, data_dir=settings.DATA_DIR)
-    except DatasetUnavailable as exc:
-        raise Invalid({"dataset": [str(exc)]}) from None
-    return _session_create(request=request, dispatch=dispatch)
+    if not dataset_list().filter(name=dataset).exists():
+        try:
+            locate(dataset, data_roots=settings.DATA_ROOTS, data_dir=settings.DATA_DIR)
+        except DatasetUnavailable as exc:
+            raise Invalid({"dataset": [str(exc)]}) from None
+    tokenizer, vocab = session_vocab(
+        dataset=dataset, tokenizer=str(request.get("tokenizer", "byte")), vocab_size=request.get("vocab_size")
+    )
+    return _session_create(request={**request, "tokenizer": tokenizer, "model_vocab_size": vocab}, dispatch=dispatch)
 
 
 @transaction.atomic
@@ -206,6 +212,9 @@ def session_summary(runs: list[NodeRun]) -> dict[str, Any]:
     exchange = sum(m.get("exchange_seconds", 0.0) for m in finished)
     return {
         "val_loss": min((m["val_loss"] for m in finished if m.get("val_loss") is not None), default=None),
+        "val_bits_per_byte": min(
+            (m["val_bits_per_byte"] for m in finished if m.get("val_bits_per_byte") is not None), default=None
+        ),
         "val_accuracy": max((m["val_accuracy"] for m in finished if m.get("val_accuracy") is not None), default=None),
         "model_hashes": sorted({m.get("model_hash", "") for m in finished}),
         "steps": max(m.get("steps", 0) for m in finished),

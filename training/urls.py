@@ -1,6 +1,7 @@
 from django.urls import path
 
 from training.api import SessionDetailApi, SessionListApi, TrainingStartApi, TrainingStatusApi, TrainingStopApi
+from training.dataset_api import DatasetDetailApi, DatasetListApi
 from training.swarm_api import ConsensusStatusApi, ModelSaveApi, NetworkMetricsApi, NetworkTopologyApi
 
 urlpatterns = [
@@ -14,4 +15,6 @@ urlpatterns = [
     path("network/metrics", NetworkMetricsApi.as_view(), name="network-metrics"),
     path("consensus/status", ConsensusStatusApi.as_view(), name="consensus-status"),
     path("models/save", ModelSaveApi.as_view(), name="models-save"),
+    path("datasets", DatasetListApi.as_view(), name="datasets"),
+    path("datasets/<str:name>", DatasetDetailApi.as_view(), name="dataset"),
 ]

@@ -48,7 +48,16 @@ def test_a_stale_incarnation_cannot_finish_or_report_after_a_rejoin() -> None:
     with pytest.raises(StaleRun, match="held by another incarnation"):
         run_finish(run_id=run.id, status=RunStatus.COMPLETED, metrics={"steps": 1}, claim="old")
     stale_reporter.log(
-        {"loss": 9.0, "accuracy": 0.0, "tokens_per_s": 1.0, "epoch": 0, "batch_progress": 0.0, "round": 7}, 99
+        {
+            "loss": 9.0,
+            "bits_per_byte": 13.0,
+            "accuracy": 0.0,
+            "tokens_per_s": 1.0,
+            "epoch": 0,
+            "batch_progress": 0.0,
+            "round": 7,
+        },
+        99,
     )
     run.refresh_from_db()
     assert (run.status, run.claimed_by, run.step, run.metrics) == (RunStatus.TRAINING, "new", 0, {})

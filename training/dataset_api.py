@@ -1,0 +1,89 @@
+"""Datasets: the prepared ones, and preparing one on a worker (staff)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from models_store import dataset_services, selectors
+from models_store.models import Dataset, DatasetStatus
+from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from training.dispatch import dispatch_prepare
+
+
+class DatasetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=DatasetStatus.choices)
+    source = serializers.CharField()  # type: ignore[assignment]  # DRF pops declared fields
+    tokenizer = serializers.CharField()
+    vocab_size = serializers.IntegerField(allow_null=True)
+    tokens = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    train_tokens = serializers.SerializerMethodField()
+    val_tokens = serializers.SerializerMethodField()
+    shards = serializers.SerializerMethodField()
+    tokenizer_sha256 = serializers.SerializerMethodField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_train_tokens(self, row: Dataset) -> int:
+        return int(row.manifest.get("train", {}).get("tokens", 0))
+
+    def get_val_tokens(self, row: Dataset) -> int:
+        return int(row.manifest.get("val", {}).get("tokens", 0))
+
+    def get_shards(self, row: Dataset) -> int:
+        return sum(len(row.manifest.get(split, {}).get("shards", [])) for split in ("train", "val"))
+
+    def get_tokenizer_sha256(self, row: Dataset) -> str:
+        return str(row.manifest.get("tokenizer", {}).get("sha256", ""))
+
+
+class DatasetListSerializer(serializers.Serializer):
+    datasets = DatasetSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+class DatasetPrepareInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=512,
+        help_text="builtin:pystdlib, file:<path or glob>, <folder in NCRSH_DATA_DIR>, huggingface:<name>",
+    )
+    tokenizer = serializers.CharField(max_length=512, default="byte", help_text="byte, bpe, hf:<name>, file:<path>")
+    vocab_size = serializers.IntegerField(min_value=257, max_value=1 << 20, required=False, help_text="bpe only")
+
+
+class DatasetListApi(SwarmApi):
+    def get_permissions(self) -> Sequence[Any]:
+        if self.request.method == "POST":
+            return [permissions.IsAdminUser()]
+        return super().get_permissions()
+
+    @extend_schema(operation_id="datasets_list", responses={200: DatasetListSerializer, **error_responses()})
+    def get(self, request: Request) -> Response:
+        rows = selectors.dataset_list()
+        return Response({"datasets": DatasetSerializer(rows[:1000], many=True).data, "total": rows.count()})
+
+    @extend_schema(
+        operation_id="datasets_prepare",
+        request=DatasetPrepareInputSerializer,
+        responses={202: DatasetSerializer, 200: DatasetSerializer, **error_responses(400, 403, 404, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        body = DatasetPrepareInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        row, mine = dataset_services.dataset_request(**body.validated_data, dispatch=dispatch_prepare)
+        return Response(DatasetSerializer(row).data, status=status.HTTP_202_ACCEPTED if mine else status.HTTP_200_OK)
+
+
+class DatasetDetailApi(SwarmApi):
+    @extend_schema(operation_id="datasets_retrieve", responses={200: DatasetSerializer, **error_responses(404)})
+    def get(self, request: Request, name: str) -> Response:
+        return Response(DatasetSerializer(selectors.dataset_get(name=name)).data)
