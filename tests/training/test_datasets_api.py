@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def test_an_abandoned_preparation_can_be_taken_over() -> None:
     row, mine = dataset_claim(name="d", source=WIKI, tokenizer="byte", vocab_size=None)
     assert mine
     assert dataset_claim(name="d", source=WIKI, tokenizer="byte", vocab_size=None) == (row, False)
-    Dataset.objects.filter(name="d").update(updated_at=timezone.now() - timezone.timedelta(hours=1))
+    Dataset.objects.filter(name="d").update(updated_at=timezone.now() - timedelta(hours=1))
     assert dataset_claim(name="d", source=WIKI, tokenizer="byte", vocab_size=None)[1]
 
 
