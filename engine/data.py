@@ -126,7 +126,7 @@ class Batches:
     tokens (a_e coprime to W). The batch at any step is computed directly: resuming is O(1).
     Every ``RELEASE_EVERY`` windows the pages read are released (a memory-mapped stream)."""
 
-    RELEASE_EVERY = 2048  # windows: each maps in up to ~64 KB of file (the kernel's fault-around)
+    RELEASE_EVERY = 1024  # windows: each maps in up to 64 KB of file (the kernel's fault-around): <= 64 MB
 
     def __init__(self, tokens: TokenStream, *, batch_size: int, seq_len: int, seed: int, start_step: int = 0) -> None:
         # One window of room at the end, for the epoch's shift.

@@ -255,9 +255,9 @@ def release(tokens: np.ndarray) -> None:
     """Unmap the pages of the file mapping under ``tokens`` from this process (they stay in the
     page cache, and come back on the next read): what keeps a node's RSS flat over a run that
     touches gigabytes of shards."""
-    base: object = tokens
+    base: object = tokens  # array views, then the memoryview of the mapping
     while base is not None and not isinstance(base, mmap.mmap):
-        base = getattr(base, "base", None)
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
     if isinstance(base, mmap.mmap):
         base.madvise(mmap.MADV_DONTNEED)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data import Corpus
+from engine.data import Batches, Corpus
 from engine.errors import DatasetCorrupt, DatasetUnavailable
 from engine.shards import HEADER_INTS, MAGIC, PIECE_CHARS, VAL_EVERY, pieces, prepare
 from engine.tokenizer import Tokenizer, load_tokenizer, train_bpe
@@ -106,3 +106,23 @@ def test_too_little_text_for_a_validation_split_is_a_clear_error(tmp_path: Path)
         prepare(["tiny\n"], tokenizer=load_tokenizer("byte"), root=tmp_path, name="d", source="test")
     assert VAL_EVERY > 1
     assert list(tmp_path.iterdir()) == []
+
+
+def rss_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def test_reading_a_dataset_larger_than_the_memory_budget_keeps_the_rss_flat(tmp_path: Path) -> None:
+    """The small-scale twin of bench/data.py: 200 MB of shards, read window by window all over,
+    grow the reader's RSS by well under their size (pages are released as it goes)."""
+    big = "".join(LINE for _ in range(20_000))
+    prepare([big] * 140, tokenizer=load_tokenizer("byte"), root=tmp_path, name="big", source="test")
+    corpus = Corpus.open(tmp_path / "big")
+    assert len(corpus.train) * 2 > 190e6  # bytes of uint16 shards
+    batches = Batches(corpus.shard(0, 1), batch_size=32, seq_len=64, seed=0)
+    batches.next()
+    before = rss_mb()
+    for _ in range(3000):  # 96k windows: every 4 KB page of the shards, many times over
+        batches.next()
+    assert rss_mb() - before < 100
