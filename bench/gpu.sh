@@ -4,9 +4,10 @@
 #   2. a 2-node DiLoCo run of the GPT-2-small shape (768/12/12, seq 1024, 86M) with the default
 #      policy (held-out probe on), and its round cost breakdown
 #   3. engine vs plain PyTorch tokens/s and MFU at 768/12/12 and 1024/24/16 (304M), compiled
+#   4. the data loader's tokens/s against what the default preset trains on the GPU (bench.data)
 # Sized for under 8 minutes on an H100. Its log goes to $OUT/gpu.log (device tool) or
 # bench/results/gpu.log. Python packages missing on the GPU host travel as wheels in .whl/
-# (see the device tool's README): the exchange needs redis-py.
+# (see the device tool's README): the exchange needs redis-py, the tokenizers `tokenizers`.
 #
 #   bash bench/gpu.sh
 set -uo pipefail
@@ -41,6 +42,7 @@ step 210 python3 -m pytest tests/engine --confcutdir=tests/engine -p no:django -
 step 120 python3 -m bench.round_cost --shape 768,12,12,1024 --local-steps 50 --batch-size 16 --rounds 3 --check-loss
 step 120 python3 -m bench.overhead --shape 768,12,12,1024 --batch-size 16 --compile --blocks 4 --steps 10
 step 120 python3 -m bench.overhead --shape 1024,24,16,1024 --batch-size 8 --compile --blocks 4 --steps 10
+step 60 python3 -m bench.data --tokens 2e8 --steps 200
 cp bench/results/*.json "$LOG_DIR"/ 2>/dev/null || true
 echo
 [ "$failed" = 0 ] && echo "GPU CHECK PASSED" || echo "GPU CHECK FAILED"

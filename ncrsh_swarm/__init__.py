@@ -32,6 +32,7 @@ from ncrsh_swarm.errors import (
 )
 from ncrsh_swarm.types import (
     ConsensusStatus,
+    Dataset,
     Decision,
     Discovery,
     History,
@@ -53,6 +54,7 @@ __all__ = [
     "ConnectionFailed",
     "ConsensusFailed",
     "ConsensusStatus",
+    "Dataset",
     "Decision",
     "Discovery",
     "DownloadCorrupt",

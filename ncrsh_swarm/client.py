@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import httpx
 
 from ncrsh_swarm.errors import ConnectionFailed, RateLimited, error_for
-from ncrsh_swarm.resources import Consensus, Models, Network, Nodes, Training
+from ncrsh_swarm.resources import Consensus, Datasets, Models, Network, Nodes, Training
 
 DEFAULT_URL = "http://localhost:8080"
 
@@ -69,6 +69,7 @@ class SwarmClient:
         self.nodes = Nodes(self)
         self.training = Training(self)
         self.models = Models(self)
+        self.datasets = Datasets(self)
         self.network = Network(self)
         self.consensus = Consensus(self)
 

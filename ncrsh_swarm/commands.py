@@ -138,6 +138,8 @@ async def train_start(client: SwarmClient, args: argparse.Namespace) -> int:
         "deadline_s": args.deadline,
         "require_operator_approval": args.require_operator_approval or None,
         "model_config": {"preset": args.preset} if args.preset else None,
+        "tokenizer": args.tokenizer,
+        "vocab_size": args.vocab_size,
     }
     started = await client.training.start(
         args.dataset,
@@ -178,6 +180,19 @@ async def train_stop(client: SwarmClient, args: argparse.Namespace) -> int:
 
 
 # --- models -------------------------------------------------------------------------------------
+async def datasets_list(client: SwarmClient, args: argparse.Namespace) -> int:
+    datasets = await client.datasets.list()
+    if args.json:
+        as_json([d.raw for d in datasets])
+        return 0
+    rows = [
+        [d.name, d.tokenizer, d.vocab_size, d.train_tokens, d.val_tokens, human_bytes(d.bytes), d.source]
+        for d in datasets
+    ]
+    table(["name", "tokenizer", "vocab", "train tokens", "val tokens", "text", "source"], rows)
+    return 0
+
+
 async def models_list(client: SwarmClient, args: argparse.Namespace) -> int:
     models = await client.models.list()
     if args.json:
@@ -303,8 +318,12 @@ def add_client_commands(commands: Any) -> None:
     train = group("train", "training sessions")
     start = command(train, "start", train_start, "start a session (staff)")
     start.add_argument(
-        "--dataset", required=True, help="builtin:pystdlib, file:<glob>, <folder name>, huggingface:<name>"
+        "--dataset",
+        required=True,
+        help="a prepared dataset's name, or builtin:pystdlib, file:<glob>, <folder name>, huggingface:<name>",
     )
+    start.add_argument("--tokenizer", help="for a raw spec: byte (default), bpe, hf:<name>, file:<tokenizer.json>")
+    start.add_argument("--vocab-size", type=int, help="a bpe tokenizer's vocabulary")
     start.add_argument("--epochs", type=int)
     start.add_argument("--batch-size", type=int)
     start.add_argument("--learning-rate", type=float)
@@ -323,6 +342,9 @@ def add_client_commands(commands: Any) -> None:
     command(train, "stop", train_stop, "stop the running session (staff)").add_argument(
         "--watch", action="store_true", help="wait until every node has stopped"
     )
+
+    datasets = group("datasets", "prepared datasets (ncrsh data prepare makes them on a server host)")
+    command(datasets, "list", datasets_list, "list the prepared datasets")
 
     models = group("models", "saved checkpoints")
     command(models, "list", models_list, "list checkpoints")

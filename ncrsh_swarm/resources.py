@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from ncrsh_swarm.errors import AuthenticationError, ConnectionFailed, DownloadCorrupt, error_for
 from ncrsh_swarm.types import (
     ConsensusStatus,
+    Dataset,
     Discovery,
     History,
     Model,
@@ -140,6 +141,27 @@ class Training(Resource):
             raise ConnectionFailed(f"the event feed closed: {exc}") from None
         except (OSError, InvalidURI, TimeoutError) as exc:
             raise ConnectionFailed(f"{url}: {exc}") from None
+
+
+class Datasets(Resource):
+    async def list(self) -> list[Dataset]:
+        """The prepared datasets, ready to be named by a session."""
+        body = await self._client.request("GET", "datasets")
+        return [Dataset.from_json(d) for d in body["datasets"]]
+
+    async def get(self, name: str) -> Dataset:
+        """One dataset, also while it is being prepared or after its preparation failed."""
+        return Dataset.from_json(await self._client.request("GET", f"datasets/{name}"))
+
+    async def prepare(
+        self, name: str, source: str, *, tokenizer: str = "byte", vocab_size: int | None = None
+    ) -> Dataset:
+        """Have a worker tokenise ``source`` into the dataset ``name`` (staff only); returns at
+        once, status ``preparing`` (poll ``get``, or follow the dataset_progress events)."""
+        body: dict[str, Any] = {"name": name, "source": source, "tokenizer": tokenizer}
+        if vocab_size is not None:
+            body["vocab_size"] = vocab_size
+        return Dataset.from_json(await self._client.request("POST", "datasets", json=body))
 
 
 class Models(Resource):

@@ -80,6 +80,7 @@ class NodeProgress:
     batch_progress: float = 0.0
     step: int = 0
     loss: float | None = None
+    bits_per_byte: float | None = None
     model_hash: str | None = None
 
 
@@ -92,6 +93,7 @@ class TrainingStatus:
     epoch: int = 0
     total_epochs: int = 0
     loss: float | None = None
+    bits_per_byte: float | None = None  # the loss per byte of text: comparable across tokenizers
     accuracy: float | None = None
     step: int = 0
     total_steps: int = 0
@@ -166,6 +168,32 @@ class Model:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Model:
         return _known(cls, data, created=_when(data.get("created")))
+
+
+# --- datasets -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dataset:
+    """A prepared dataset: ``source`` read through ``tokenizer`` into token shards."""
+
+    name: str
+    status: str
+    source: str = ""
+    tokenizer: str = "byte"
+    vocab_size: int | None = None
+    tokens: int = 0
+    bytes: int = 0
+    train_tokens: int = 0
+    val_tokens: int = 0
+    shards: int = 0
+    tokenizer_sha256: str = ""
+    error: str = ""
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Dataset:
+        return _known(cls, data, created_at=_when(data.get("created_at")), finished_at=_when(data.get("finished_at")))
 
 
 # --- network ------------------------------------------------------------------------------------

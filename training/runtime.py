@@ -27,6 +27,7 @@ from engine.files import file_sha256
 from engine.node import NodeResult, NodeSpec, Resume, train_node
 from engine.quorum import Decision, Vote
 from engine.rounds import RoundOutcome
+from engine.tokenizer import Tokenizer
 from models_store.dataset_services import dataset_local
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
 from ncrsh_site.api import finite
@@ -101,8 +102,8 @@ class DatabaseReporter:
     """Progress to the NodeRun row and the node's training_speed; after each committed round the
     swarm's global state to this node's snapshot file, from which a (re)joining node resumes."""
 
-    def __init__(self, run: NodeRun, session: TrainingSession) -> None:
-        self.run, self.session, self.plan = run, session, session.plan
+    def __init__(self, run: NodeRun, session: TrainingSession, tokenizer: Tokenizer) -> None:
+        self.run, self.session, self.plan, self.tokenizer = run, session, session.plan, tokenizer
         self.step = 0
         # Only the incarnation holding the run's claim writes to it.
         self.rows = NodeRun.objects.filter(id=run.id, claimed_by=run.claimed_by)
@@ -168,6 +169,14 @@ class DatabaseReporter:
             "strategy": dataclasses.asdict(self.plan.strategy),
             "aggregator": dataclasses.asdict(self.plan.policy.aggregator),
             "members": list(self.plan.members),
+            # The tokenizer itself travels with the weights: a checkpoint is usable on its own.
+            "dataset": self.plan.dataset,
+            "tokenizer": {
+                "spec": self.tokenizer.spec,
+                "vocab_size": self.tokenizer.vocab_size,
+                "sha256": self.tokenizer.sha256,
+                "json": self.tokenizer.json,
+            },
         }
 
 
@@ -229,7 +238,7 @@ def _initial_state(session: TrainingSession) -> dict[str, torch.Tensor] | None:
     return loaded.tensors
 
 
-def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult) -> None:
+def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult, tokenizer: Tokenizer) -> None:
     """The first node to finish registers the session's final model (all hold the same one)."""
     with transaction.atomic():
         locked = TrainingSession.objects.select_for_update().filter(id=session.id, final_model=None).first()
@@ -237,7 +246,7 @@ def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult
             return
         path = settings.CHECKPOINT_DIR / "sessions" / f"{session.id}.{run.node_id}.final.safetensors"
         last_round = result.rounds[-1].index + 1 if result.rounds else 0
-        reporter = DatabaseReporter(run, session)
+        reporter = DatabaseReporter(run, session, tokenizer)
         reporter.step = result.steps
         save_checkpoint(path, result.state, reporter.metadata(last_round, result.model_hash))
         checkpoint = checkpoint_register(
@@ -284,7 +293,7 @@ def execute_run(session_id: str, node_id: str) -> None:
                 spec,
                 corpus=corpus,
                 exchange=exchange,
-                reporter=DatabaseReporter(run, session),
+                reporter=DatabaseReporter(run, session, corpus.tokenizer),
                 should_stop=lambda: stop_requested(session_id),
                 device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
                 initial_state=_initial_state(session),
@@ -294,7 +303,7 @@ def execute_run(session_id: str, node_id: str) -> None:
         if result.rounds and not result.stopped and not any(r.committed for r in result.rounds):
             reasons = sorted({r.reason for r in result.rounds})
             raise ConsensusFailed(f"none of {len(result.rounds)} rounds committed: {'; '.join(reasons)}")
-        _final_checkpoint(session, run, result)
+        _final_checkpoint(session, run, result, corpus.tokenizer)
         metrics = {
             "val_loss": finite(result.val_loss),
             "val_bits_per_byte": finite(result.val_bits_per_byte),

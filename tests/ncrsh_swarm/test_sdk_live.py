@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import threading
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 import ncrsh_swarm as swarm
+from engine.files import read_metadata
 from tests.support.live import ADMIN_PASSWORD, ADMIN_USERNAME, LiveServer, poll
 
 pytestmark = pytest.mark.live
@@ -122,6 +124,9 @@ def test_training_start_status_stream_and_sessions(server: LiveServer, token: st
     assert {u.session_id for u in updates} == {started.session_id}
     assert all(u.loss is not None and u.loss > 0 for u in updates)
     assert all(u.accuracy is not None and 0 <= u.accuracy <= 1 for u in updates)
+    # Byte tokens: bits per byte is the loss in bits.
+    assert all(u.bits_per_byte == pytest.approx((u.loss or 0) / math.log(2)) for u in updates if u.bits_per_byte)
+    assert any(u.bits_per_byte for u in updates)
     assert all(u.epoch >= 0 and len(u.nodes) == 2 for u in updates)
     assert updates[-1].step >= updates[0].step
     assert {u.node_id for u in updates} == {n.id for n in started.nodes}
@@ -133,6 +138,43 @@ def test_training_start_status_stream_and_sessions(server: LiveServer, token: st
     session = with_client(server, token, lambda client: client.training.session(started.session_id))
     assert (session.final_model or "").startswith("model_")
     assert session.finished_at is not None
+
+
+def test_datasets_prepare_list_and_train(server: LiveServer, token: str, tmp_path: Path) -> None:
+    async def use(client: swarm.SwarmClient) -> tuple[swarm.Dataset, list[swarm.Dataset], swarm.Session]:
+        preparing = await client.datasets.prepare("py", "builtin:pystdlib")
+        assert preparing.status == "preparing"
+        with pytest.raises(swarm.ValidationError) as bad:
+            await client.datasets.prepare("nope", "builtin:pystdlib", tokenizer="wordpiece")
+        assert "tokenizer" in bad.value.detail
+        ready = await poll_async(lambda: client.datasets.get("py"), lambda d: d.status != "preparing")
+        listed = await client.datasets.list()
+        started = await client.training.start("py", max_steps=10, **QUICK)
+        async for _ in client.training.stream_progress(started.session_id):
+            pass
+        session = await client.training.session(started.session_id)
+        await client.models.download(session.final_model or "", tmp_path / "final.safetensors")
+        return ready, listed, session
+
+    ready, listed, session = with_client(server, token, use)
+    assert ready.status == "ready", ready.error
+    assert ready.tokens > 1_000_000
+    assert ready.tokenizer == "byte"
+    assert "py" in [d.name for d in listed]
+    assert session.status == "completed", session.error
+    assert session.metrics["val_bits_per_byte"] == pytest.approx(session.metrics["val_loss"] / math.log(2))
+    # The checkpoint carries the tokenizer it was trained with.
+    tokenizer = read_metadata(tmp_path / "final.safetensors")["tokenizer"]
+    assert (tokenizer["spec"], tokenizer["sha256"]) == ("byte", ready.tokenizer_sha256)
+
+
+async def poll_async(get: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 120) -> T:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await get()
+        if done(value) or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.5)
 
 
 def test_stream_progress_of_an_ended_session_ends_at_once(server: LiveServer, token: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from engine.tokenizer import load_tokenizer
 from nodes.models import Node, NodeStatus
 from tests.support.services import plan_config
 from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
@@ -39,7 +40,7 @@ def test_a_stale_incarnation_cannot_finish_or_report_after_a_rejoin() -> None:
     NodeRun.objects.create(session=session, node=other, rank=1, status=RunStatus.TRAINING, claimed_by="x")
     _claim(run, "old")
     stale = NodeRun.objects.get(id=run.id)
-    stale_reporter = DatabaseReporter(stale, session)
+    stale_reporter = DatabaseReporter(stale, session, load_tokenizer("byte"))
 
     # The worker restarts: its run is queued again and the new incarnation claims it.
     assert runs_rejoin(node_id=node.id, dispatch=lambda session_id, node_id: None) == [session.id]
