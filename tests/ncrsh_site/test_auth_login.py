@@ -23,7 +23,8 @@ def test_login_returns_an_rs256_token_pair_with_its_lifetime(member: User) -> No
     assert header["alg"] == "RS256"
     claims = jwt.decode(str(body["access"]), settings.JWT_PUBLIC_KEY, algorithms=["RS256"], audience="ncrsh-swarm-api")
     assert claims["iss"] == "ncrsh-swarm"
-    assert claims["exp"] - claims["iat"] == 24 * 3600
+    # Whole seconds of two clock reads: seen 86399 apart under load (CI, 2026-11-27).
+    assert 24 * 3600 - 1 <= claims["exp"] - claims["iat"] <= 24 * 3600
     assert claims["user_id"] == str(member.pk)
 
 
