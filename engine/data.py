@@ -2,8 +2,8 @@
 
 A ``Corpus`` is a train and a validation ``TokenStream`` and the tokenizer that made them: a
 prepared dataset's memory-mapped shards (``Corpus.open``: nothing is read into RAM), or text
-held in memory as bytes (``Corpus.from_bytes``: tests and benchmarks). Node i of n trains on the
-i-th of n contiguous, disjoint token ranges of the train split. ``Batches`` walks its range in
+held in memory as bytes (``Corpus.from_bytes``: tests and benchmarks). Node i of n trains on
+blocks i, i+n, i+2n... of the train split: disjoint, and spread over the whole text. ``Batches`` walks its range in
 an order computed from (seed, step) alone, so a node resumes at any step in O(1), exactly where
 it stopped. Quality is reported in bits per byte of held-out text, whatever the tokenizer.
 """
@@ -112,12 +112,21 @@ class Corpus:
         return loss / math.log(2) / self.bytes_per_token
 
     def shard(self, rank: int, world: int) -> TokenStream:
-        """Node ``rank`` of ``world``: its own contiguous, disjoint range of the train tokens."""
+        """Node ``rank`` of ``world``: every ``world``-th block of the train tokens from its
+        ``rank``-th on (as ``split_dataset_by_node`` deals a stream), so that every node sees text
+        from all over the dataset; nodes never share a token."""
         if not 0 <= rank < world:
             raise ValueError(f"rank {rank} is not in 0..{world - 1}")
-        size = len(self.train) // world
-        self.verify(rank * size, (rank + 1) * size)
-        return self.train.slice(rank * size, (rank + 1) * size)
+        block = block_size(len(self.train), world)
+        starts = range(rank * block, len(self.train) - block + 1, world * block)
+        if starts:
+            self.verify(starts[0], starts[-1] + block)
+        return TokenStream([p for s in starts for p in self.train.slice(s, s + block).parts], (starts or [0])[0])
+
+
+def block_size(tokens: int, world: int) -> int:
+    """At least 64 blocks per node to mix the text, blocks of 4k-1M tokens."""
+    return max(1 << 12, min(1 << 20, tokens // (world * 64)))
 
 
 class Batches:

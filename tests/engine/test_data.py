@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.data import Batches, Corpus, TokenStream
+from engine.data import Batches, Corpus, TokenStream, block_size
 from engine.datasets import load_bytes
 from engine.errors import DatasetUnavailable
 
@@ -63,15 +63,20 @@ def test_an_unavailable_huggingface_dataset_fails_fast_and_names_the_spec() -> N
     assert time.monotonic() - started < 10
 
 
-def test_the_split_is_deterministic_and_shards_are_disjoint() -> None:
-    corpus = Corpus.from_bytes(bytes(range(256)) * 40, val_fraction=0.1)
-    assert len(corpus.val) == 1024
+def test_nodes_take_interleaved_disjoint_blocks_of_the_train_split() -> None:
+    corpus = Corpus.from_bytes(bytes(range(256)) * 2000, val_fraction=0.1)
+    assert len(corpus.val) == 51_200
     assert corpus.bits_per_byte(math.log(2)) == pytest.approx(1.0)  # bytes: one token, one byte
+    block = block_size(len(corpus.train), 3)
+    assert block == 4096  # the smallest block: 64 per node would be smaller
     shards = [corpus.shard(i, 3) for i in range(3)]
-    assert all(len(s) == len(corpus.train) // 3 for s in shards)
-    assert [s.origin for s in shards] == [0, len(shards[0]), 2 * len(shards[0])]
-    joined = np.concatenate([s.read(0, len(s)) for s in shards])
-    assert np.array_equal(joined, corpus.train.read(0, 3 * len(shards[0])))
+    assert [s.origin for s in shards] == [0, block, 2 * block]  # node i starts at block i
+    for rank, shard in enumerate(shards):
+        blocks = [shard.read(i, block) for i in range(0, len(shard), block)]
+        expected = [corpus.train.read(b, block) for b in range(rank * block, len(corpus.train) - block + 1, 3 * block)]
+        assert len(blocks) == len(expected) > 20
+        assert all(np.array_equal(a, b) for a, b in zip(blocks, expected, strict=True))
+    assert sum(len(s) for s in shards) > len(corpus.train) - 3 * block  # nothing but the ragged end is left out
 
 
 def test_a_stream_reads_across_its_shards() -> None:

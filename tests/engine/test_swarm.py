@@ -239,12 +239,12 @@ def test_a_resumed_node_reads_on_from_the_token_offset_where_it_stopped(
     draw = Batches.next
 
     def spy(self: Batches) -> tuple[torch.Tensor, torch.Tensor]:
-        read.append([self.tokens.origin + o for o in self.offsets(self.step)])
+        read.append(self.offsets(self.step))
         return draw(self)
 
     monkeypatch.setattr(Batches, "next", spy)
     train = TrainConfig(batch_size=4, max_steps=12, learning_rate=3e-3)
-    spec = _specs(TWO, train, "cooperative_sgd", local_steps=100)[1]  # rank 1: its range starts past 0
+    spec = _specs(TWO, train, "cooperative_sgd", local_steps=100, policy=Policy(check_loss=False, deadline_s=0.5))[1]
     stopped = train_node(
         spec,
         corpus=wikitext,
@@ -263,8 +263,6 @@ def test_a_resumed_node_reads_on_from_the_token_offset_where_it_stopped(
     )
     assert resumed.steps == 12
     unbroken = node_batches(spec, wikitext)
-    assert read == [[unbroken.tokens.origin + o for o in unbroken.offsets(s)] for s in range(12)]
+    assert read == [unbroken.offsets(s) for s in range(12)]
     starts = [o for batch in read for o in batch]
-    assert len(set(starts)) == len(starts)
-    shard = len(wikitext.train) // 2
-    assert all(shard <= o and o + 65 <= 2 * shard for o in starts)  # inside rank 1's range
+    assert len(set(starts)) == len(starts)  # in the node's own blocks (disjoint: see test_data)
