@@ -115,7 +115,8 @@ def main() -> None:
             f"{preset}: bpe / byte held-out bits per byte {ratio:.3f}"
             f" (target <= 1: {'met' if ratio <= 1 else 'NOT met'})"
         )
-    write_results("bpe_vs_byte", {"args": vars(args), "results": results, "ln2": math.log(2)})
+    name = "bpe_vs_byte-" + "-".join(results)
+    write_results(name, {"args": vars(args), "results": results, "ln2": math.log(2)})
 
 
 if __name__ == "__main__":
