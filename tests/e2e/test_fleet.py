@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import Fleet, running_fleet
+from tests.support.fleet import WIKITEXT, Fleet, running_fleet
 from tests.support.live import poll
 
 pytestmark = pytest.mark.live
@@ -29,7 +29,19 @@ def test_three_workers_train_with_diloco_and_the_model_verifies(fleet: Fleet) ->
     assert sorted(discovered["updated"]) == sorted(fleet.workers)
     assert discovered["lost"] == []
 
-    session_id = fleet.train()
+    # A worker prepares the dataset (POST /api/v1/datasets goes to a node's queue), then the
+    # session names it.
+    asked = fleet.client.post("/api/v1/datasets", json={"name": "wiki", "source": WIKITEXT["dataset"]})
+    assert asked.status_code == 202, asked.text
+    wiki = poll(
+        lambda: fleet.client.get("/api/v1/datasets/wiki").json(),
+        lambda d: d["status"] != "preparing",
+        timeout=120,
+        what="the dataset",
+    )
+    assert wiki["status"] == "ready", wiki
+    assert wiki["train_tokens"] > 900_000
+    session_id = fleet.train(dataset="wiki")
     session = fleet.finished(session_id)
     assert session["status"] == "completed", session
     assert session["metrics"]["val_loss"] < 4.0  # from ln(256) = 5.55 at initialisation
