@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import socket
 import sysconfig
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from engine.errors import DatasetUnavailable
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+){0,2}")
 READ_BLOCK = 8 * 1024 * 1024
 
 
@@ -41,7 +43,7 @@ def _file_texts(paths: Sequence[Path], spec: str) -> Iterator[str]:
                     yield tail.decode("utf-8", errors="replace")
                     ended = False
         except OSError as exc:
-            raise DatasetUnavailable(f"{spec}: cannot read {path}: {exc.strerror}") from None
+            raise DatasetUnavailable(f"{spec}: cannot read {path.name}: {exc.strerror}") from None
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
@@ -56,9 +58,11 @@ def file_paths(pattern: str, spec: str, roots: Sequence[Path]) -> list[Path]:
     paths: list[Path] = []
     for candidate in candidates:
         paths.extend(Path(p) for p in sorted(glob.glob(candidate, recursive=True)) if Path(p).is_file())
+    # Every file, symlinks resolved, inside a root; the error names the spec's file, never where
+    # on this server it leads.
     outside = [p for p in paths if not _inside(p, roots)]
     if outside:
-        raise DatasetUnavailable(f"{spec}: {outside[0]} is outside the allowed data roots")
+        raise DatasetUnavailable(f"{spec}: {outside[0].name} is outside the allowed data roots")
     if not paths:
         raise DatasetUnavailable(f"{spec}: no file matches inside the allowed data roots")
     return paths
@@ -79,14 +83,16 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _huggingface(spec: str, name: str) -> Iterator[str]:
+    path, _, config = name.partition("/")
+    if "/" in config:  # org/name/config
+        path, config = f"{path}/{config.split('/')[0]}", config.split("/", 1)[1]
+    if Path(path).exists():  # the datasets library would read this folder of the working directory
+        raise DatasetUnavailable(f"{spec}: a Hub name that is also a local folder here is refused; use file:<path>")
     try:
         import datasets
         from huggingface_hub import constants as hub_constants
     except ImportError:
         raise DatasetUnavailable(f"{spec}: install the 'datasets' package (pip install ncrsh-swarm[hf])") from None
-    path, _, config = name.partition("/")
-    if "/" in config:  # org/name/config
-        path, config = f"{path}/{config.split('/')[0]}", config.split("/", 1)[1]
     # The local cache first, offline; the network only when it answers (then streamed: nothing
     # is downloaded whole), never a hang of retries.
     offline = not _hub_reachable()
@@ -127,6 +133,12 @@ def check_spec(spec: str) -> None:
     elif kind == "huggingface":
         if not rest:
             raise DatasetUnavailable(f"{spec}: name the dataset, e.g. huggingface:wikitext/wikitext-2-raw-v1")
+        # A Hub name only: the datasets library would take a path for a local folder.
+        if not HUB_NAME.fullmatch(rest) or ".." in rest.split("/"):
+            raise DatasetUnavailable(
+                f"{spec}: not a Hub dataset name ([org/]name[/config] of letters, digits, '-', '_', '.');"
+                " local files are file:<path>"
+            )
     else:
         raise DatasetUnavailable(f"{spec}: unknown dataset kind {kind!r} (builtin, file, huggingface)")
 
@@ -142,7 +154,9 @@ def locate(spec: str, *, data_roots: Sequence[Path] = (), data_dir: Path | None 
         folder = data_dir / spec
         paths = sorted(folder.glob("*.txt")) if folder.is_dir() else []
         if not paths:
-            raise DatasetUnavailable(f"{spec}: no folder of .txt files at {folder}")
+            raise DatasetUnavailable(f"{spec}: no folder of .txt files of that name in NCRSH_DATA_DIR")
+        if not all(_inside(p, [data_dir]) for p in paths):  # the folder, or a file in it, is a symlink out
+            raise DatasetUnavailable(f"{spec}: leads outside NCRSH_DATA_DIR")
         return paths
     if kind == "builtin":
         return _pystdlib_paths()

@@ -129,3 +129,37 @@ def test_a_batches_started_at_a_step_continues_exactly_where_drawing_would() -> 
 def test_a_stream_too_short_for_two_sequences_is_a_clear_error() -> None:
     with pytest.raises(DatasetUnavailable, match="too few"):
         Batches(TokenStream([np.zeros(20, dtype=np.uint8)]), batch_size=1, seq_len=16, seed=0)
+
+
+@pytest.mark.parametrize(
+    "spec", ["huggingface:../../etc", "huggingface:/etc/passwd", "huggingface:a/b/c/d", "huggingface:org/../x"]
+)
+def test_a_hub_spec_is_a_hub_name_never_a_path(spec: str) -> None:
+    with pytest.raises(DatasetUnavailable, match="not a Hub dataset name"):
+        load_bytes(spec)
+
+
+def test_a_hub_name_that_is_a_local_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "key.txt").write_text("hunter2")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetUnavailable, match="also a local folder"):
+        load_bytes("huggingface:secrets")
+
+
+def test_a_bare_name_that_leads_out_of_the_data_dir_is_refused_without_naming_server_paths(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd.txt").write_text("root:x:0:0")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    os.symlink(outside, data_dir / "etc")
+    with pytest.raises(DatasetUnavailable, match="leads outside") as refused:
+        load_bytes("etc", data_dir=data_dir)
+    with pytest.raises(DatasetUnavailable) as missing:
+        load_bytes("novels", data_dir=data_dir)
+    (data_dir / "link.txt").symlink_to(outside / "passwd.txt")
+    with pytest.raises(DatasetUnavailable) as linked:
+        load_bytes("file:link.txt", data_roots=[data_dir])
+    for error in (refused, missing, linked):
+        assert str(tmp_path) not in str(error.value)
