@@ -246,13 +246,23 @@ def sweep() -> None:
 
 @transaction.atomic
 def runs_rejoin(*, node_id: str, dispatch: Callable[[str, str], None]) -> list[str]:
-    """A node that comes back (a restarted worker) takes up its runs in sessions still going:
-    runs marked offline, or left 'training' by its previous, dead, incarnation. They are queued
-    again and sent to it; it resumes from the swarm's latest global state."""
+    """A node that comes back (a restarted worker, or an embedded server's local node after a
+    crash) takes up its runs in sessions still going: runs marked offline, left 'training' by
+    its previous, dead, incarnation, or queued to it (a task that died with it; one still in the
+    broker is harmless: whichever delivery claims the run first trains it, the other returns).
+    They are queued again and sent to it; it resumes from the swarm's latest global state. Its
+    runs in a session that was stopping when it died are stopped."""
+    stopping = NodeRun.objects.filter(
+        node_id=node_id,
+        status__in=(RunStatus.QUEUED, RunStatus.TRAINING),
+        session__status=SessionStatus.STOPPING,
+    )
+    for run_id in stopping.values_list("id", flat=True):
+        run_finish(run_id=run_id, status=RunStatus.STOPPED, metrics={}, error="its node restarted while stopping")
     runs = list(
         NodeRun.objects.select_for_update().filter(
             node_id=node_id,
-            status__in=(RunStatus.OFFLINE, RunStatus.TRAINING),
+            status__in=(RunStatus.OFFLINE, RunStatus.TRAINING, RunStatus.QUEUED),
             session__status=SessionStatus.RUNNING,
         )
     )

@@ -26,6 +26,10 @@ def start_local_nodes(count: int) -> Heartbeat | None:
     node_ids = [stable_node_id(host=host, device=f"local{i}") for i in range(count)]
     for node_id, i in zip(node_ids, range(count), strict=True):
         node_register(node_id=node_id, address=f"{host}/local{i}")
+        # This process is their only worker: whatever they were running died with the last one.
+        rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
+        if rejoined:
+            logger.warning("local node %s resumes %s after a restart", node_id, ", ".join(rejoined))
     heartbeat = Heartbeat(node_ids, sweep=sweep)
     heartbeat.start()
     logger.info("local nodes up: %s", ", ".join(node_ids))

@@ -91,3 +91,34 @@ def test_a_session_in_which_no_round_commits_fails_with_consensus_failed(
     assert "CONSENSUS_FAILED (1003): none of 2 rounds committed" in session.error
     assert session.final_model is None
     assert session.id not in _stores.stores  # the embedded exchange went with the session's last run
+
+
+def test_a_restarted_node_takes_up_its_queued_and_training_runs_and_ends_those_of_a_stopping_session(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    node = Node.objects.create(status=NodeStatus.ACTIVE, last_seen=timezone.now())
+
+    def session(status: SessionStatus, run_status: RunStatus) -> NodeRun:
+        created = TrainingSession.objects.create(
+            dataset="builtin:pystdlib",
+            strategy="diloco",
+            batch_size=4,
+            learning_rate=0.01,
+            config=plan_config([node.id]),
+            status=status,
+        )
+        return NodeRun.objects.create(session=created, node=node, rank=0, status=run_status, claimed_by="dead")
+
+    queued = session(SessionStatus.RUNNING, RunStatus.QUEUED)  # its task died with the process
+    training = session(SessionStatus.RUNNING, RunStatus.TRAINING)
+    stopping = session(SessionStatus.STOPPING, RunStatus.TRAINING)
+    sent: list[str] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        rejoined = runs_rejoin(node_id=node.id, dispatch=lambda session_id, node_id: sent.append(session_id))
+    assert sorted(rejoined) == sorted(sent) == sorted([queued.session_id, training.session_id])
+    for run in (queued, training):
+        run.refresh_from_db()
+        assert (run.status, run.claimed_by) == (RunStatus.QUEUED, "")
+    stopping.refresh_from_db()
+    assert stopping.status == RunStatus.STOPPED
+    assert TrainingSession.objects.get(id=stopping.session_id).status == SessionStatus.STOPPED
