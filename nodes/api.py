@@ -171,7 +171,7 @@ class NodeDetailApi(SwarmApi):
     def get(self, request: Request, node_id: str) -> Response:
         return Response(NodeDetailOutputSerializer(selectors.node_get(node_id=node_id)).data)
 
-    @extend_schema(operation_id="nodes_destroy", responses={204: None, **error_responses(403, 404)})
+    @extend_schema(operation_id="nodes_destroy", responses={204: None, **error_responses(403, 404, 409)})
     def delete(self, request: Request, node_id: str) -> Response:
         services.node_delete(node_id=node_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ncrsh_site.errors import NodeNotFound
+from ncrsh_site.errors import Conflict, NodeNotFound
 from ncrsh_site.events import publish_on_commit
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
 from nodes.network import LATENCY_BUCKETS_S, ROUND_BUCKETS_S, observe
@@ -46,7 +46,11 @@ def _announce(type_: str, node: Node, **extra: str) -> None:
 
 @transaction.atomic
 def node_delete(*, node_id: str) -> None:
-    node = node_get(node_id=node_id)
+    """Remove a node; not while it trains (its run would vanish from the session while the
+    worker goes on training): stop the session first."""
+    node = Node.objects.select_for_update().filter(id=node_id).first() or node_get(node_id=node_id)
+    if node.status == NodeStatus.TRAINING:
+        raise Conflict(f"{node_id} is training in a session: stop it first (POST /api/v1/training/stop).")
     node.delete()
     if node.status in ALIVE_STATUSES:
         _announce("node_left", node, reason="deleted")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from nodes.models import Node
+from nodes.models import Node, NodeStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -38,4 +38,13 @@ def test_staff_deletes_a_node(staff_client: APIClient) -> None:
 def test_a_non_staff_user_may_not_delete_nodes(member_client: APIClient) -> None:
     node = Node.objects.create()
     assert member_client.delete(f"/api/v1/nodes/{node.id}").status_code == 403
+    assert Node.objects.filter(id=node.id).exists()
+
+
+def test_a_training_node_cannot_be_deleted_from_under_its_session(staff_client: APIClient) -> None:
+    node = Node.objects.create(status=NodeStatus.TRAINING)
+    response = staff_client.delete(f"/api/v1/nodes/{node.id}")
+    assert response.status_code == 409
+    assert response.json()["error"]["message"] == "CONFLICT"
+    assert "stop it first" in response.json()["error"]["detail"]
     assert Node.objects.filter(id=node.id).exists()
