@@ -129,11 +129,37 @@ def block_size(tokens: int, world: int) -> int:
     return max(1 << 12, min(1 << 20, tokens // (world * 64)))
 
 
+def _mix(x: np.ndarray, key: int) -> np.ndarray:
+    """splitmix64's finaliser of ``x + key``: a well-mixed 64-bit hash (wrapping arithmetic)."""
+    z = x + np.uint64(key)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def permute(indices: np.ndarray, size: int, keys: Sequence[int]) -> np.ndarray:
+    """A pseudo-random bijection of [0, size), computed for any index alone: a Feistel network on
+    the smallest power of four that holds ``size``, walked back into range (cycle walking)."""
+    half = max(1, ((size - 1).bit_length() + 1) // 2)
+    mask = np.uint64((1 << half) - 1)
+    out = indices.astype(np.uint64)
+    outside = np.ones(len(out), dtype=bool)
+    with np.errstate(over="ignore"):
+        while outside.any():
+            left, right = out[outside] >> np.uint64(half), out[outside] & mask
+            for key in keys:
+                left, right = right, left ^ (_mix(right, key) & mask)
+            out[outside] = (left << np.uint64(half)) | right
+            outside = out >= np.uint64(size)
+    return out
+
+
 class Batches:
     """Windows of ``seq_len + 1`` tokens from a stream, every window once per epoch in an order
-    fixed by the seed: epoch e visits window ``(a_e * i + c_e) mod W`` i-th, shifted by ``s_e``
-    tokens (a_e coprime to W). The batch at any step is computed directly: resuming is O(1).
-    Every ``RELEASE_EVERY`` windows the pages read are released (a memory-mapped stream)."""
+    fixed by the seed: epoch e's i-th sample is window ``permute(i)`` (a keyed Feistel bijection,
+    new keys each epoch) shifted by ``s_e`` tokens. The batch at any step is computed directly:
+    resuming is O(1). Every ``RELEASE_EVERY`` windows the pages read are released (a
+    memory-mapped stream)."""
 
     RELEASE_EVERY = 1024  # windows: each maps in up to 64 KB of file (the kernel's fault-around): <= 64 MB
 
@@ -147,7 +173,7 @@ class Batches:
         self.tokens, self.batch_size, self.seq_len, self.seed = tokens, batch_size, seq_len, seed
         self.steps_per_epoch = max(1, self.windows // batch_size)
         self.step, self.unreleased = start_step, 0
-        self._orders: dict[int, tuple[int, int, int]] = {}
+        self._orders: dict[int, tuple[list[int], int]] = {}
 
     @property
     def epoch(self) -> int:
@@ -158,24 +184,23 @@ class Batches:
         """How far through the current epoch, 0-1."""
         return (self.step % self.steps_per_epoch) / self.steps_per_epoch
 
-    def _order(self, epoch: int) -> tuple[int, int, int]:
+    def _order(self, epoch: int) -> tuple[list[int], int]:
+        """Epoch ``epoch``'s Feistel keys and shift."""
         if epoch not in self._orders:
             rng = np.random.default_rng([self.seed, epoch])
-            a = 1
-            while self.windows > 1:
-                a = int(rng.integers(1, self.windows))
-                if math.gcd(a, self.windows) == 1:
-                    break
-            self._orders = {epoch: (a, int(rng.integers(self.windows)), int(rng.integers(self.seq_len)))}
+            keys = [int(k) for k in rng.integers(0, 2**63, size=4)]
+            self._orders = {epoch: (keys, int(rng.integers(self.seq_len)))}
         return self._orders[epoch]
 
     def offsets(self, step: int) -> list[int]:
         """Where (in the stream) each window of the batch at ``step`` starts."""
-        out = []
-        for sample in range(step * self.batch_size, (step + 1) * self.batch_size):
-            epoch, index = divmod(sample, self.windows)
-            a, c, shift = self._order(epoch)
-            out.append(((a * index + c) % self.windows) * self.seq_len + shift)
+        samples = np.arange(step * self.batch_size, (step + 1) * self.batch_size)
+        epochs, indices = np.divmod(samples, self.windows)
+        out: list[int] = []
+        for epoch in np.unique(epochs).tolist():
+            keys, shift = self._order(epoch)
+            windows = permute(indices[epochs == epoch], self.windows, keys)
+            out += (windows.astype(np.int64) * self.seq_len + shift).tolist()
         return out
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:

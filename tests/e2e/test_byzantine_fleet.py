@@ -53,7 +53,10 @@ def test_a_byzantine_worker_is_outvoted_and_the_model_stays_as_good_as_an_honest
             assert decision["votes"][byzantine]["reject"] >= 3  # every honest node voted it down
             assert any(reason in why for why in decision["reasons"][byzantine])
     # A flipped update can look harmless to the probes late in training; trimming drops it anyway.
-    assert all(d["committed"] for d in histories["sign_flip"]["decisions"])
+    flipped = histories["sign_flip"]["decisions"]
+    assert all(d["committed"] for d in flipped), [
+        (d["round"], d["committed"], d["reason"], d["reasons"]) for d in flipped
+    ]
 
     honest_loss = honest["metrics"]["val_loss"]
     for fault, session in attacked.items():
