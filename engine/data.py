@@ -3,9 +3,9 @@
 A ``Corpus`` is a train and a validation ``TokenStream`` and the tokenizer that made them: a
 prepared dataset's memory-mapped shards (``Corpus.open``: nothing is read into RAM), or text
 held in memory as bytes (``Corpus.from_bytes``: tests and benchmarks). Node i of n trains on
-blocks i, i+n, i+2n... of the train split: disjoint, and spread over the whole text. ``Batches`` walks its range in
-an order computed from (seed, step) alone, so a node resumes at any step in O(1), exactly where
-it stopped. Quality is reported in bits per byte of held-out text, whatever the tokenizer.
+blocks i, i+n, i+2n... of the train split: disjoint, and spread over the whole text. ``Batches``
+walks them in an order computed from (seed, step) alone, so a node resumes at any step in O(1),
+exactly where it stopped. Quality is reported in bits per byte of held-out text, whatever the tokenizer.
 """
 
 from __future__ import annotations
@@ -20,18 +20,16 @@ import numpy as np
 import torch
 
 from engine.errors import DatasetUnavailable
-from engine.shards import load_shard, read_manifest, release, tokenizer_of
+from engine.shards import check_sha256, load_shard, read_manifest, release, tokenizer_of
 from engine.tokenizer import BYTE, Tokenizer
 
 
 class TokenStream:
-    """Tokens of several arrays (shards) read as one sequence; ``origin`` is where it starts in
-    the split it was cut from."""
+    """Tokens of several arrays (shards, or blocks of them) read as one sequence."""
 
-    def __init__(self, parts: Sequence[np.ndarray], origin: int = 0) -> None:
+    def __init__(self, parts: Sequence[np.ndarray]) -> None:
         self.parts = [p for p in parts if len(p)]
         self.ends = list(np.cumsum([len(p) for p in self.parts], dtype=np.int64).tolist())
-        self.origin = origin
 
     def __len__(self) -> int:
         return self.ends[-1] if self.ends else 0
@@ -59,7 +57,7 @@ class TokenStream:
             if end > lo and start < hi:
                 parts.append(part[max(lo, start) - start : min(hi, end) - start])
             start = end
-        return TokenStream(parts, self.origin + lo)
+        return TokenStream(parts)
 
 
 @dataclass(frozen=True)
@@ -82,26 +80,28 @@ class Corpus:
     @classmethod
     def open(cls, folder: Path) -> Corpus:
         """A prepared dataset (``engine.shards``): its shards memory-mapped, the validation
-        shards checked against the manifest now and the train shards when a node takes its range."""
+        shards checked against the manifest now, each train shard once, when a node first takes
+        blocks in it."""
         manifest = read_manifest(folder)
         tokenizer = tokenizer_of(folder, manifest)
+        for shard in manifest["val"]["shards"]:
+            check_sha256(folder / shard["file"], shard["sha256"])
 
-        def shards(split: str, check: bool) -> list[np.ndarray]:
-            return [
-                load_shard(folder / s["file"], tokens=int(s["tokens"]), sha256=s["sha256"] if check else None)
-                for s in manifest[split]["shards"]
-            ]
+        def shards(split: str) -> list[np.ndarray]:
+            return [load_shard(folder / s["file"], tokens=int(s["tokens"])) for s in manifest[split]["shards"]]
 
-        train = TokenStream(shards("train", check=False))
         listed = manifest["train"]["shards"]
         starts = [0, *np.cumsum([int(s["tokens"]) for s in listed]).tolist()]
+        unchecked = set(range(len(listed)))
 
         def verify(lo: int, hi: int) -> None:
-            for shard, start, end in zip(listed, starts, starts[1:], strict=False):
-                if end > lo and start < hi:
-                    load_shard(folder / shard["file"], tokens=int(shard["tokens"]), sha256=shard["sha256"])
+            for index in sorted(unchecked):
+                if starts[index + 1] > lo and starts[index] < hi:
+                    check_sha256(folder / listed[index]["file"], listed[index]["sha256"])
+                    unchecked.discard(index)
 
-        return cls(train, TokenStream(shards("val", check=True)), tokenizer, int(manifest["val"]["bytes"]), verify)
+        val = TokenStream(shards("val"))
+        return cls(TokenStream(shards("train")), val, tokenizer, int(manifest["val"]["bytes"]), verify)
 
     @property
     def bytes_per_token(self) -> float:
@@ -121,7 +121,7 @@ class Corpus:
         starts = range(rank * block, len(self.train) - block + 1, world * block)
         if starts:
             self.verify(starts[0], starts[-1] + block)
-        return TokenStream([p for s in starts for p in self.train.slice(s, s + block).parts], (starts or [0])[0])
+        return TokenStream([p for s in starts for p in self.train.slice(s, s + block).parts])
 
 
 def block_size(tokens: int, world: int) -> int:

@@ -220,7 +220,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DatasetUnavailable(f"{folder.name}: not prepared (no {MANIFEST} in {folder})") from None
+        raise DatasetUnavailable(f"{folder.name}: not prepared (no {MANIFEST})") from None
     except (OSError, ValueError) as exc:
         raise DatasetCorrupt(f"{folder.name}: unreadable {MANIFEST}: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -228,23 +228,26 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_shard(path: Path, *, tokens: int, sha256: str | None) -> np.ndarray:
-    """One shard's tokens, memory-mapped read-only (nothing is read until used); with ``sha256``,
-    its bytes are checked first."""
-    if sha256 is not None:
-        try:
-            actual = file_sha256(path)
-        except OSError as exc:
-            raise DatasetCorrupt(f"{path.name}: unreadable: {exc.strerror}") from None
-        if actual != sha256:
-            raise DatasetCorrupt(f"{path.name}: sha256 {actual} does not match the manifest's {sha256}")
+def check_sha256(path: Path, sha256: str) -> None:
+    """A shard's bytes against its manifest's hash."""
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        raise DatasetCorrupt(f"{path.name}: unreadable: {exc.strerror}") from None
+    if actual != sha256:
+        raise DatasetCorrupt(f"{path.name}: sha256 {actual} does not match the manifest's {sha256}")
+
+
+def load_shard(path: Path, *, tokens: int) -> np.ndarray:
+    """One shard's tokens, memory-mapped read-only (nothing is read until used)."""
     header = np.fromfile(path, dtype=np.int32, count=HEADER_INTS)
     versions = {v: d for d, v in VERSIONS.items()}
     if len(header) < 3 or header[0] != MAGIC or int(header[1]) not in versions or header[2] != tokens:
         raise DatasetCorrupt(f"{path.name}: not a token shard of {tokens} tokens (bad header)")
     dtype = versions[int(header[1])]
-    if path.stat().st_size != HEADER_BYTES + tokens * dtype.itemsize:
-        raise DatasetCorrupt(f"{path.name}: truncated ({path.stat().st_size} bytes)")
+    size = path.stat().st_size
+    if size != HEADER_BYTES + tokens * dtype.itemsize:
+        raise DatasetCorrupt(f"{path.name}: truncated ({size} bytes)")
     with path.open("rb") as handle:
         mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     mapping.madvise(mmap.MADV_RANDOM)  # windows are read at random: no read-ahead

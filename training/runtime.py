@@ -24,7 +24,7 @@ from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.data import Corpus
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 from engine.files import file_sha256
-from engine.node import NodeResult, NodeSpec, Resume, train_node
+from engine.node import NodeResult, NodeSpec, Resume, node_batches, train_node
 from engine.quorum import Decision, Vote
 from engine.rounds import RoundOutcome
 from engine.tokenizer import Tokenizer
@@ -284,9 +284,8 @@ def execute_run(session_id: str, node_id: str) -> None:
         spec = node_spec(session, node_id)
         plan = session.plan
         corpus = Corpus.open(dataset_local(dataset=plan.dataset, tokenizer=plan.tokenizer, vocab_size=plan.vocab_size))
-        shard_steps = len(corpus.train) // len(spec.members) // (spec.train.batch_size * spec.model.seq_len)
         NodeRun.objects.filter(id=run.id, claimed_by=token).update(
-            total_steps=spec.train.total_steps(max(1, shard_steps))
+            total_steps=spec.train.total_steps(node_batches(spec, corpus).steps_per_epoch)
         )
         with _exchange(session_id) as exchange:
             result = train_node(

@@ -6,7 +6,7 @@ import pytest
 
 from engine.data import Batches, Corpus
 from engine.errors import DatasetCorrupt, DatasetUnavailable
-from engine.shards import HEADER_INTS, MAGIC, PIECE_CHARS, VAL_EVERY, pieces, prepare
+from engine.shards import HEADER_INTS, MAGIC, PIECE_CHARS, pieces, prepare
 from engine.tokenizer import Tokenizer, load_tokenizer, train_bpe
 
 LINE = "a line of text, with some words in it\n"
@@ -77,6 +77,21 @@ def test_a_shard_that_does_not_match_its_manifest_is_refused(tmp_path: Path) -> 
         Corpus.open(tmp_path / "d")
 
 
+def test_each_train_shard_is_hashed_once_however_often_nodes_take_their_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepare(
+        text(20_000), tokenizer=load_tokenizer("byte"), root=tmp_path, name="d", source="test", shard_tokens=200_000
+    )
+    corpus = Corpus.open(tmp_path / "d")
+    hashed: list[str] = []
+    monkeypatch.setattr("engine.data.check_sha256", lambda path, sha256: hashed.append(path.name))
+    for _ in range(3):
+        for rank in range(4):
+            corpus.shard(rank, 4)
+    assert sorted(hashed) == sorted(p.name for p in (tmp_path / "d").glob("train_*.bin"))
+
+
 def test_an_interrupted_preparation_leaves_nothing_listed_and_the_next_one_succeeds(tmp_path: Path) -> None:
     def failing() -> Iterator[str]:
         yield LINE * 5000
@@ -102,7 +117,6 @@ def test_a_bad_name_is_refused(tmp_path: Path, name: str) -> None:
 def test_too_little_text_for_a_validation_split_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetUnavailable, match="validation split"):
         prepare(["tiny\n"], tokenizer=load_tokenizer("byte"), root=tmp_path, name="d", source="test")
-    assert VAL_EVERY > 1
     assert list(tmp_path.iterdir()) == []
 
 
