@@ -9,6 +9,7 @@ huggingface:<name>[/<config>] through the ``datasets`` library (its local cache,
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
 import socket
@@ -105,11 +106,15 @@ def _huggingface(spec: str, name: str) -> Iterator[str]:
         raise DatasetUnavailable(f"{spec}: {where}: {exc}") from None
     finally:
         datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE = saved
-    columns = list(dataset.column_names or [])
-    column = next((c for c in ("text", "content") if c in columns), None)
+    # The first row names the columns (a streamed dataset may not know them in advance).
+    rows = iter(dataset)
+    first = next(rows, None)
+    if first is None:
+        return
+    column = next((c for c in ("text", "content") if c in first), None)
     if column is None:
-        raise DatasetUnavailable(f"{spec}: no 'text' column (columns: {', '.join(columns)})")
-    for row in dataset:
+        raise DatasetUnavailable(f"{spec}: no 'text' column (columns: {', '.join(first)})")
+    for row in itertools.chain([first], rows):
         yield str(row[column]) + "\n"
 
 

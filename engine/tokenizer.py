@@ -124,7 +124,7 @@ def load_tokenizer(spec: str, *, data_roots: Sequence[Path] = (), hf_cache: Path
     try:
         json = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TokenizerUnavailable(f"{spec}: cannot read {path}: {exc}") from None
+        raise TokenizerUnavailable(f"{spec}: cannot read {path.name}: {exc}") from None
     return Tokenizer.from_json(spec, json)
 
 

@@ -199,7 +199,7 @@ def dataset_local(*, dataset: str, tokenizer: str = "byte", vocab_size: int | No
         if (folder / MANIFEST).exists():
             if read_manifest(folder)["tokenizer"]["sha256"] == row.manifest["tokenizer"]["sha256"]:
                 return folder
-            raise DatasetUnavailable(f"{name}: the shards at {folder} were made with another tokenizer; remove them")
+            raise DatasetUnavailable(f"{name}: this host's shards were made with another tokenizer; remove them")
         logger.info("dataset %s is not on this host: preparing it from %s", name, row.source)
         _build(row, settings.DATASETS_DIR, lambda done: None)
         return folder
