@@ -8,7 +8,8 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
-from rest_framework import serializers
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from ncrsh_site.throttling import ThrottleFirstMixin
@@ -16,6 +17,15 @@ from ncrsh_site.throttling import ThrottleFirstMixin
 
 class SwarmApi(ThrottleFirstMixin, APIView):
     """Base of the API's views."""
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    """Anyone authenticated reads; only staff write (create, prepare, remove)."""
+
+    message = "Only staff users may make this change."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
 
 
 class StrictSerializer(serializers.Serializer):

@@ -8,21 +8,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import IsStaffOrReadOnly, StrictSerializer, SwarmApi, error_responses
 from nodes import selectors, services
 from nodes.discovery import network_discover
 from nodes.models import NodeStatus
 from nodes.services import DEFAULT_CONFIG
-
-
-class IsStaffOrReadOnly(permissions.BasePermission):
-    message = "Only staff users may create or remove nodes."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
-
 
 # --- Config (request) --------------------------------------------------------------------------
 _MODEL, _NETWORK = DEFAULT_CONFIG["model_config"], DEFAULT_CONFIG["network_config"]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
@@ -12,7 +9,7 @@ from rest_framework.response import Response
 
 from models_store import dataset_services, selectors
 from models_store.models import Dataset, DatasetStatus
-from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import IsStaffOrReadOnly, StrictSerializer, SwarmApi, error_responses
 from training.dispatch import dispatch_prepare
 
 
@@ -61,10 +58,7 @@ class DatasetPrepareInputSerializer(StrictSerializer):
 
 
 class DatasetListApi(SwarmApi):
-    def get_permissions(self) -> Sequence[Any]:
-        if self.request.method == "POST":
-            return [permissions.IsAdminUser()]
-        return super().get_permissions()
+    permission_classes = (permissions.IsAuthenticated, IsStaffOrReadOnly)
 
     @extend_schema(operation_id="datasets_list", responses={200: DatasetListSerializer, **error_responses()})
     def get(self, request: Request) -> Response:
