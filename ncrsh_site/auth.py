@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenViewBase
 
 from ncrsh_site.api import error_responses
@@ -26,6 +29,15 @@ class LoginSerializer(TokenObtainPairSerializer):
 
 class RefreshSerializer(TokenRefreshSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # simplejwt checks an access token's user (active, password unchanged) on every request,
+        # but a refresh token's only for being active, and a deleted user's is a 500 there.
+        token = self.token_class(attrs["refresh"])
+        user_id = token.payload.get(api_settings.USER_ID_CLAIM)
+        user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("No active account found for the given token.", "no_active_account")
+        if token.payload.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed("The user's password has been changed.", "password_changed")
         return _with_lifetime(super().validate(attrs))
 
 

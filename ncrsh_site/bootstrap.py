@@ -8,8 +8,12 @@ from typing import TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import transaction
+
+from ncrsh_site.config import ConfigError
 
 
 def migrate(out: TextIO) -> None:
@@ -33,6 +37,11 @@ def ensure_admin(out: TextIO) -> None:
     generated = not password
     if not password:
         password = secrets.token_urlsafe(12)
+    elif settings.PRODUCTION:
+        try:
+            validate_password(password, users.model(username=username))
+        except ValidationError as exc:
+            raise ConfigError(f"NCRSH_ADMIN_PASSWORD: {' '.join(exc.messages)}") from None
     users.create_superuser(username=username, password=password, email="")
     if generated:
         out.write(

@@ -74,6 +74,8 @@ if not ALLOWED_HOSTS:
     if PRODUCTION:
         raise ConfigError("NCRSH_ALLOWED_HOSTS: required when NCRSH_ENV=production (comma-separated)")
     ALLOWED_HOSTS = ["*"]
+elif PRODUCTION and any(host in ("*", ".") for host in ALLOWED_HOSTS):
+    raise ConfigError("NCRSH_ALLOWED_HOSTS: name the hosts when NCRSH_ENV=production, not a wildcard")
 CSRF_TRUSTED_ORIGINS = _hosts("NCRSH_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -110,6 +112,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ncrsh_site.login_guard.LoginLockoutMiddleware",
     "ncrsh_site.throttling.RateLimitHeadersMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -219,6 +222,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["ncrsh_site.login_guard.GuardedModelBackend"]
+# Failed logins per account and per IP within LOGIN_LOCKOUT lock that account or IP for as long.
+LOGIN_MAX_FAILURES = parse_int_env("NCRSH_LOGIN_MAX_FAILURES", default=10, low=1, high=10_000)
+LOGIN_MAX_FAILURES_PER_IP = parse_int_env("NCRSH_LOGIN_MAX_FAILURES_PER_IP", default=50, low=1, high=1_000_000)
+LOGIN_LOCKOUT = parse_duration("NCRSH_LOGIN_LOCKOUT", ENV.get("NCRSH_LOGIN_LOCKOUT") or "15m")
+LOGIN_GUARD_KEY_PREFIX = "ncrsh.login."
 
 
 def _jwt_keys() -> tuple[str, str]:
@@ -226,10 +235,20 @@ def _jwt_keys() -> tuple[str, str]:
     public = Path(ENV.get("NCRSH_JWT_PUBLIC_KEY_FILE") or NCRSH_HOME / "keys" / "jwt_public.pem")
     if not PRODUCTION and not private.exists() and not public.exists():
         create_keypair(private, public)
+    if PRODUCTION and private.is_file() and private.stat().st_mode & 0o077:
+        raise ConfigError(f"NCRSH_JWT_PRIVATE_KEY_FILE: {private.name} is readable by others (chmod 600 it)")
     return load_keypair(private, public, CONFIG.jwt_key_passphrase)
 
 
 JWT_PRIVATE_KEY, JWT_PUBLIC_KEY = _jwt_keys()
+_refresh_lifetime = max(
+    parse_duration("NCRSH_REFRESH_TOKEN_EXPIRY", ENV.get("NCRSH_REFRESH_TOKEN_EXPIRY") or "7d"), CONFIG.token_expiry
+)
+# A stolen token is good until it expires: production bounds how long that can be.
+if PRODUCTION and CONFIG.token_expiry > timedelta(days=1):
+    raise ConfigError("NCRSH_TOKEN_EXPIRY: at most 24h when NCRSH_ENV=production")
+if PRODUCTION and _refresh_lifetime > timedelta(days=30):
+    raise ConfigError("NCRSH_REFRESH_TOKEN_EXPIRY: at most 30d when NCRSH_ENV=production")
 SIMPLE_JWT = {
     "ALGORITHM": "RS256",
     "SIGNING_KEY": JWT_PRIVATE_KEY,
@@ -237,10 +256,9 @@ SIMPLE_JWT = {
     "ISSUER": ENV.get("NCRSH_JWT_ISSUER") or "ncrsh-swarm",
     "AUDIENCE": ENV.get("NCRSH_JWT_AUDIENCE") or "ncrsh-swarm-api",
     "ACCESS_TOKEN_LIFETIME": CONFIG.token_expiry,
-    "REFRESH_TOKEN_LIFETIME": max(
-        parse_duration("NCRSH_REFRESH_TOKEN_EXPIRY", ENV.get("NCRSH_REFRESH_TOKEN_EXPIRY") or "7d"),
-        CONFIG.token_expiry,
-    ),
+    "REFRESH_TOKEN_LIFETIME": _refresh_lifetime,
+    # Each token carries a digest of its user's password hash: a password change revokes them all.
+    "CHECK_REVOKE_TOKEN": True,
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 def _fresh_rate_limit_counters(settings: Settings) -> None:
     # Each test counts from zero, without flushing a cache that other processes may share.
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{secrets.token_hex(6)}:"
+    settings.LOGIN_GUARD_KEY_PREFIX = f"login:{secrets.token_hex(6)}:"
 
 
 @pytest.fixture

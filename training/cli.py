@@ -41,10 +41,14 @@ def serve(args: argparse.Namespace) -> None:
     from django.conf import settings
 
     from ncrsh_site import bootstrap
+    from ncrsh_site.config import ConfigError
     from training.worker import start_local_nodes
 
     bootstrap.migrate(sys.stdout)
-    bootstrap.ensure_admin(sys.stdout)
+    try:
+        bootstrap.ensure_admin(sys.stdout)
+    except ConfigError as exc:
+        raise SystemExit(f"ncrsh: configuration error: {exc}") from None
     start_local_nodes(settings.LOCAL_NODES)
     host = args.host or settings.CONFIG.host
     port = args.port or settings.CONFIG.port

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from ncrsh_site.keys import create_keypair, load_keypair
 
@@ -35,6 +36,7 @@ def _claims(user: User, **overrides: object) -> dict[str, object]:
         "user_id": str(user.pk),
         "iss": "ncrsh-swarm",
         "aud": "ncrsh-swarm-api",
+        "hash_password": get_md5_hash_password(user.password),  # the password it was issued under
     }
     claims.update(overrides)
     return claims
@@ -76,6 +78,8 @@ FORGERIES: dict[str, Callable[[User], str]] = {
     "no audience": lambda u: _rs256({k: v for k, v in _claims(u).items() if k != "aud"}),
     "tampered payload": _tampered,
     "refresh token used as access": lambda u: _rs256(_claims(u, token_type="refresh")),
+    "issued under another password": lambda u: _rs256(_claims(u, hash_password="0" * 32)),
+    "no password digest": lambda u: _rs256({k: v for k, v in _claims(u).items() if k != "hash_password"}),
     "garbage": lambda u: "not.a.jwt",
 }
 
