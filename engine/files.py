@@ -5,19 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 _CHUNK = 1 << 20
 METADATA_KEY = "ncrsh"  # where a checkpoint's JSON metadata sits in the safetensors header
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks: a large checkpoint is never whole in memory."""
+def stream_sha256(handle: BinaryIO) -> str:
+    """Hex sha256 of what is left in an open file, read in chunks: a large checkpoint is never
+    whole in memory."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return stream_sha256(handle)
 
 
 def header_metadata(data: bytes) -> dict[str, Any]:

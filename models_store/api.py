@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import BinaryIO
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -75,9 +75,8 @@ class ModelLoadApi(SwarmApi):
         return Response(CheckpointSerializer(checkpoint).data)
 
 
-async def _chunks(path: Path) -> AsyncIterator[bytes]:
-    """The file a chunk at a time, read off the event loop: never whole in memory."""
-    handle = await asyncio.to_thread(path.open, "rb")
+async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
+    """The open file a chunk at a time, read off the event loop: never whole in memory."""
     try:
         while chunk := await asyncio.to_thread(handle.read, _CHUNK):
             yield chunk
@@ -95,10 +94,9 @@ class ModelDownloadApi(SwarmApi):
     )
     def get(self, request: Request, model_id: str) -> StreamingHttpResponse:
         checkpoint = selectors.checkpoint_get(model_id=model_id)
-        path = selectors.checkpoint_path(checkpoint)
-        if not path.is_file():
-            services.checkpoint_verify(checkpoint=checkpoint)  # raises MODEL_CORRUPT naming the problem
-        response = StreamingHttpResponse(_chunks(path), content_type="application/octet-stream")
+        # Checked before the first byte goes out: a replaced or truncated file is MODEL_CORRUPT.
+        handle = services.checkpoint_open(checkpoint=checkpoint)
+        response = StreamingHttpResponse(_chunks(handle), content_type="application/octet-stream")
         response["Content-Length"] = str(checkpoint.size)
         response["Content-Disposition"] = f'attachment; filename="{checkpoint.id}.safetensors"'
         response["ETag"] = f'"{checkpoint.sha256}"'

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from engine.files import file_sha256, read_metadata
+from engine.files import file_sha256, read_metadata, stream_sha256
 from models_store.models import Checkpoint, new_model_id
 from models_store.selectors import checkpoint_get, checkpoint_path
 from ncrsh_site.errors import ModelCorrupt
@@ -66,15 +69,35 @@ def checkpoint_register(
     )
 
 
+def checkpoint_open(*, checkpoint: Checkpoint) -> BinaryIO:
+    """The checkpoint's file, open at its start, once it is known to hold the bytes recorded:
+    a regular file in the store's own folder (a symlink is refused), of the recorded size, whose
+    sha256 (streamed) is the recorded one; else MODEL_CORRUPT (1004). Reading from this handle
+    serves exactly what was checked, even if the path is replaced meanwhile."""
+    try:
+        handle = os.fdopen(os.open(checkpoint_path(checkpoint), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
+    except OSError as exc:
+        reason = "it is a symlink" if exc.errno == errno.ELOOP else exc.strerror
+        raise ModelCorrupt(f"{checkpoint.id}: the file is unreadable: {reason}") from None
+    try:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelCorrupt(f"{checkpoint.id}: the stored entry is not a regular file")
+        if info.st_size != checkpoint.size:
+            raise ModelCorrupt(f"{checkpoint.id}: {info.st_size} bytes on disk, {checkpoint.size} recorded")
+        actual = stream_sha256(handle)
+        if actual != checkpoint.sha256:
+            raise ModelCorrupt(f"{checkpoint.id}: sha256 {actual} does not match the recorded {checkpoint.sha256}")
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
 def checkpoint_verify(*, checkpoint: Checkpoint) -> None:
     """The file is there, and its bytes are the ones recorded; else MODEL_CORRUPT (1004)."""
-    path = checkpoint_path(checkpoint)
-    try:
-        actual = file_sha256(path)
-    except OSError as exc:
-        raise ModelCorrupt(f"{checkpoint.id}: the file is unreadable: {exc.strerror}") from None
-    if actual != checkpoint.sha256:
-        raise ModelCorrupt(f"{checkpoint.id}: sha256 {actual} does not match the recorded {checkpoint.sha256}")
+    checkpoint_open(checkpoint=checkpoint).close()
 
 
 @transaction.atomic

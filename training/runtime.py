@@ -12,7 +12,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,6 +28,7 @@ from engine.quorum import Decision, Vote
 from engine.rounds import RoundOutcome
 from engine.tokenizer import Tokenizer
 from models_store.dataset_services import dataset_local
+from models_store.selectors import checkpoint_path
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
 from ncrsh_site.api import finite
 from ncrsh_site.errors import ConsensusFailed, DomainError
@@ -234,7 +234,7 @@ def _initial_state(session: TrainingSession) -> dict[str, torch.Tensor] | None:
     checkpoint = session.initial_checkpoint
     if checkpoint is None:
         return None
-    loaded = load_checkpoint(settings.CHECKPOINT_DIR / Path(checkpoint.filename).name, sha256=checkpoint.sha256)
+    loaded = load_checkpoint(checkpoint_path(checkpoint), sha256=checkpoint.sha256)
     return loaded.tensors
 
 
