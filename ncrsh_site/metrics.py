@@ -4,11 +4,17 @@ needs prometheus_client's multiprocess mode."""
 
 from __future__ import annotations
 
+import hmac
 from abc import abstractmethod
 from collections.abc import Iterator
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_prometheus.exports import ExportToDjangoView
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+
+from ncrsh_site.errors import error_body
 
 
 class DatabaseCollector(Collector):
@@ -27,3 +33,19 @@ class DatabaseCollector(Collector):
         families = self.families()
         self.fill(families)
         return iter(families.values())
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """``/metrics``: open by default (as Prometheus expects), or only to scrapers that send
+    ``Authorization: Bearer <NCRSH_METRICS_TOKEN>`` when that is set (Prometheus'
+    ``authorization`` scrape option)."""
+    token = settings.METRICS_TOKEN
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+            response = JsonResponse(
+                error_body(401, "NOT_AUTHENTICATED", "/metrics needs the metrics bearer token."), status=401
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    return ExportToDjangoView(request)

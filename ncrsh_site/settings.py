@@ -228,6 +228,8 @@ LOGIN_MAX_FAILURES = parse_int_env("NCRSH_LOGIN_MAX_FAILURES", default=10, low=1
 LOGIN_MAX_FAILURES_PER_IP = parse_int_env("NCRSH_LOGIN_MAX_FAILURES_PER_IP", default=50, low=1, high=1_000_000)
 LOGIN_LOCKOUT = parse_duration("NCRSH_LOGIN_LOCKOUT", ENV.get("NCRSH_LOGIN_LOCKOUT") or "15m")
 LOGIN_GUARD_KEY_PREFIX = "ncrsh.login."
+# When set, /metrics answers only scrapers sending it as a bearer token.
+METRICS_TOKEN = env_secret(ENV, "NCRSH_METRICS_TOKEN")
 
 
 def _jwt_keys() -> tuple[str, str]:

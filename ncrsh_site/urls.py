@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ncrsh_site import health
 from ncrsh_site.auth import LoginApi, RefreshApi
+from ncrsh_site.metrics import metrics_view
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/login", LoginApi.as_view(), name="auth-login"),
@@ -23,7 +24,7 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
 ]
 
 handler404 = "ncrsh_site.errors.not_found"
