@@ -4,8 +4,10 @@ A round's life: a node holding the round's proposals opens it (``round_open``); 
 nodes with their own credentials, vote in it through the API (``vote_cast``) while it is open;
 the first node to decide has the ledger record THE decision (``round_decide``), re-tallied under
 the round's lock with the API votes, so a vote is counted exactly when it came before the
-decision and refused after; each node then reports its view of the finished round
-(``ledger_record``): its votes, and the resulting model. Every write is idempotent.
+decision and refused after, and recorded with the exchange votes it counted (a voter's API vote
+outweighs its exchange vote: the ledger holds exactly the votes counted); each node then reports
+its view of the finished round (``ledger_record``): the resulting model, and its votes where
+the round was decided outside the ledger. Every write is idempotent.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from django.db import IntegrityError, transaction
 
 from consensus.models import Decision, Proposal, ProposalOutcome, Round, RoundStatus, Vote
 from ncrsh_site.api import finite
-from ncrsh_site.errors import Conflict
+from ncrsh_site.errors import Conflict, DomainError
 from ncrsh_site.events import publish_on_commit
 
 
 class RoundClosed(Conflict):
     message = "ROUND_CLOSED"
     default_detail = "The round is decided; a vote can no longer be counted."
+
+
+class OwnProposal(DomainError):
+    status, message = 403, "PERMISSION_DENIED"
+    default_detail = "A node cannot vote on its own proposal."
 
 
 class AlreadyVoted(Conflict):
@@ -85,16 +92,23 @@ def round_decide(
     members: list[str],
     base_hash: str,
     aggregator: dict[str, Any],
+    votes: list[dict[str, Any]],
     decide: Callable[[list[dict[str, Any]]], dict[str, Any]],
 ) -> dict[str, Any]:
     """THE decision of the round (the engine's Decision fields): the recorded one if any, else
-    ``decide(the round's votes in the ledger)``, recorded before the round's lock is let go."""
+    ``decide(counted)`` recorded before the round's lock is let go, with the votes it counted:
+    the ledger's, then ``votes`` (the deciding node's exchange view) of each voter and proposal
+    the ledger has no vote of. The ledger then holds exactly the votes the decision counts."""
     opened = _round(session_id=session_id, index=index, members=members, base_hash=base_hash)
     round_ = Round.objects.select_for_update().get(id=opened.id)
     existing = Decision.objects.filter(round=round_).select_related("round").first()
     if existing is not None:
         return existing.as_engine()
-    decision = decide(round_votes(session_id=session_id, index=index))
+    ledger = round_votes(session_id=session_id, index=index)
+    cast = {(v["voter"], v["proposal"]) for v in ledger}
+    added = [v for v in votes if (v["voter"], v["proposal"]) not in cast]
+    _record_votes(round_, added)
+    decision = decide([*ledger, *added])
     recorded = Decision.objects.create(
         round=round_,
         committed=decision["committed"],
@@ -133,7 +147,10 @@ def _close(round_: Round, decision: Decision) -> None:
 
 @transaction.atomic
 def vote_cast(*, proposal: Proposal, voter: str, approve: bool, reason: str = "") -> Vote:
-    """A vote in an open round (locked against its decision): 409 once decided, or a second time."""
+    """A vote in an open round (locked against its decision): 409 once decided, or a second time;
+    403 for a node's vote on its own proposal."""
+    if voter == proposal.node_id:
+        raise OwnProposal(f"{voter} cannot vote on its own proposal {proposal.public_id}.")
     round_ = Round.objects.select_for_update().get(id=proposal.round_id)
     if round_.status != RoundStatus.OPEN or Decision.objects.filter(round=round_).exists():
         raise RoundClosed(f"{round_.public_id} is {round_.status}; the vote was not counted.")
@@ -168,22 +185,8 @@ def ledger_record(
     if round_.status == RoundStatus.OPEN:  # decided outside the ledger: its proposals are this view's
         for node_id in proposers:
             Proposal.objects.get_or_create(round=round_, node_id=node_id)
-    proposals = {p.node_id: p for p in round_.proposals.all()}
-    for vote in sorted(votes, key=lambda v: (v["proposal"], v["voter"])):
-        proposal = proposals.get(vote["proposal"])
-        if proposal is None:
-            continue
-        try:
-            with transaction.atomic():  # a duplicate from another node's report is simply not counted twice
-                row, created = Vote.objects.get_or_create(
-                    proposal=proposal,
-                    voter=vote["voter"],
-                    defaults={"approve": vote["approve"], "reason": vote.get("reason", "")},
-                )
-        except IntegrityError:
-            continue
-        if created:
-            publish_on_commit("consensus_vote", {**_where(round_), **vote_summary(row)})
+    if not Decision.objects.filter(round=round_).exists():  # else its counted votes are recorded
+        _record_votes(round_, votes)
     recorded, created = Decision.objects.get_or_create(
         round=round_,
         defaults={
@@ -208,6 +211,26 @@ def ledger_record(
                 "model_update", {**_where(round_), "model_hash": recorded.model_hash, "nodes": recorded.accepted}
             )
     return round_
+
+
+def _record_votes(round_: Round, votes: list[dict[str, Any]]) -> None:
+    """Add the votes on the round's proposals that the ledger lacks (one per voter and proposal)."""
+    proposals = {p.node_id: p for p in round_.proposals.all()}
+    for vote in sorted(votes, key=lambda v: (v["proposal"], v["voter"])):
+        proposal = proposals.get(vote["proposal"])
+        if proposal is None:
+            continue
+        try:
+            with transaction.atomic():  # a duplicate from another node's report is simply not counted twice
+                row, created = Vote.objects.get_or_create(
+                    proposal=proposal,
+                    voter=vote["voter"],
+                    defaults={"approve": vote["approve"], "reason": vote.get("reason", "")},
+                )
+        except IntegrityError:
+            continue
+        if created:
+            publish_on_commit("consensus_vote", {**_where(round_), **vote_summary(row)})
 
 
 def _where(round_: Round) -> dict[str, Any]:

@@ -52,6 +52,15 @@ class Decision:
         return cls(**{**raw, "accepted": tuple(raw["accepted"]), "rejected": tuple(raw["rejected"])})
 
 
+def counted_votes(ledger: Iterable[Vote], exchange: Iterable[Vote]) -> list[Vote]:
+    """The votes a round's decision counts: every vote cast through the ledger (an operator's, or
+    a node's through the API), then each exchange vote whose voter has no vote on that proposal
+    in the ledger. A node's API vote thus overrides its automatic one."""
+    ledger = list(ledger)
+    cast = {(v.voter, v.proposal) for v in ledger}
+    return [*ledger, *(v for v in exchange if (v.voter, v.proposal) not in cast)]
+
+
 def tally(
     votes: Iterable[Vote],
     *,

@@ -12,8 +12,10 @@ With a ``Ledger`` (the Django side's database), the round is also opened there o
 proposals are in (operators and nodes may then vote through the API, and under
 ``require_operator_approval`` the round waits for them), and the ledger decides: it records the
 first decision, re-tallied under its lock with the votes cast through it, so a vote is counted
-exactly when it came before the decision. The ledger's decision is then mirrored into the
-exchange, where the nodes that wait for a decision find it.
+exactly when it came before the decision, and a vote cast through it outweighs the same voter's
+exchange vote; the votes counted are recorded with the decision, so the ledger holds exactly
+what was counted. The ledger's decision is then mirrored into the exchange, where the nodes
+that wait for a decision find it.
 
 Every way out of a round goes through that one decision. A node that sees fewer than a
 majority of its members (NETWORK_PARTITION) or is asked to stop offers a failed decision; if a
@@ -77,10 +79,15 @@ class Ledger(Protocol):
         time the round stops waiting."""
 
     def outside_votes(self, index: int) -> list[Vote]:
-        """Votes cast through the ledger so far (operators', and nodes' through the API)."""
+        """The round's votes in the ledger: cast through it so far (operators', and nodes' through
+        the API), and once decided, every vote the decision counted."""
 
-    def decide(self, index: int, decide: Callable[[list[Vote]], Decision], *, base_hash: str) -> Decision:
-        """The recorded decision, else ``decide(outside votes)`` recorded atomically."""
+    def decide(
+        self, index: int, votes: list[Vote], decide: Callable[[list[Vote]], Decision], *, base_hash: str
+    ) -> Decision:
+        """The recorded decision, else ``decide(counted)`` recorded atomically with the votes it
+        counted (``counted_votes``): the ledger's, then ``votes`` (this node's view of the
+        exchange) where the ledger has none of that voter on that proposal."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +165,8 @@ class Round:
         if ctx.should_stop():
             return self.give_up("stopped before the decision")
         return self.decide(
-            lambda outside: tally(
-                [*votes, *outside],
+            lambda counted: tally(
+                counted,
                 round_index=self.index,
                 proposers=self.proposers,
                 quorum=policy.quorum,
@@ -245,15 +252,15 @@ class Round:
         written is the round's, and this node merges by it."""
         ctx = self.ctx
 
-        def stamped(outside: list[Vote]) -> Decision:
-            candidate = decide(outside)
+        def stamped(counted: list[Vote]) -> Decision:
+            candidate = decide(counted)
             return candidate if candidate.base_hash else replace(candidate, base_hash=self.base_hash)
 
         if ctx.ledger is not None:
-            decided = ctx.ledger.decide(self.index, stamped, base_hash=self.base_hash).to_json()
-            votes = [*votes, *(v for v in ctx.ledger.outside_votes(self.index) if v not in votes)]
+            decided = ctx.ledger.decide(self.index, votes, stamped, base_hash=self.base_hash).to_json()
+            votes = ctx.ledger.outside_votes(self.index)  # the votes the decision counted, as recorded
         else:
-            decided = stamped([]).to_json()
+            decided = stamped(votes).to_json()
         stored = ctx.exchange.put_if_absent(ctx.key(self.index, "decision"), decided)
         try:
             outcome = self.merge(Decision.from_json(stored), votes)

@@ -204,9 +204,11 @@ class DatabaseLedger:
     def outside_votes(self, index: int) -> list[Vote]:
         return [Vote(**vote) for vote in round_votes(session_id=self.session.id, index=index)]
 
-    def decide(self, index: int, decide: Callable[[list[Vote]], Decision], *, base_hash: str) -> Decision:
-        def engine_decide(votes: list[dict[str, Any]]) -> dict[str, Any]:
-            return dataclasses.asdict(decide([Vote(**vote) for vote in votes]))
+    def decide(
+        self, index: int, votes: list[Vote], decide: Callable[[list[Vote]], Decision], *, base_hash: str
+    ) -> Decision:
+        def engine_decide(counted: list[dict[str, Any]]) -> dict[str, Any]:
+            return dataclasses.asdict(decide([Vote(**vote) for vote in counted]))
 
         decided = round_decide(
             session_id=self.session.id,
@@ -214,6 +216,7 @@ class DatabaseLedger:
             members=self.members,
             base_hash=base_hash,
             aggregator=self.aggregator,
+            votes=[dataclasses.asdict(vote) for vote in votes],
             decide=engine_decide,
         )
         return Decision.from_dict(decided)

@@ -44,16 +44,18 @@ def session() -> TrainingSession:
     )
 
 
-def _record(session: TrainingSession, voter: str, **decision: Any) -> Round:
+def _record(session: TrainingSession, voters: list[str] = MEMBERS, **decision: Any) -> Round:
+    """A node's report of the round: its decision and the votes of ``voters`` it saw."""
     return ledger_record(
         session_id=session.id, index=0, members=MEMBERS, base_hash="sha256:base", proposers=MEMBERS,
-        votes=_votes(voter), decision=_decision(**decision), model_hash="sha256:after",
+        votes=[v for voter in voters for v in _votes(voter)], decision=_decision(**decision),
+        model_hash="sha256:after",
     )  # fmt: skip
 
 
 def test_every_node_reporting_a_round_leaves_one_ledger_entry(session: TrainingSession) -> None:
-    for voter in MEMBERS:
-        _record(session, voter)
+    for _ in MEMBERS:
+        _record(session)
     assert Round.objects.count() == 1
     assert Decision.objects.count() == 1
     assert Proposal.objects.count() == 3
@@ -62,22 +64,27 @@ def test_every_node_reporting_a_round_leaves_one_ledger_entry(session: TrainingS
 
 
 def test_a_repeated_report_adds_no_vote(session: TrainingSession) -> None:
-    _record(session, "node_a")
-    _record(session, "node_a")
+    _record(session, ["node_a"])
+    _record(session, ["node_a"])
     assert Vote.objects.count() == 3
 
 
+def test_once_decided_a_later_view_adds_no_vote_the_decision_did_not_count(session: TrainingSession) -> None:
+    _record(session, ["node_a"])  # decided (outside the ledger) on node_a's votes
+    _record(session, MEMBERS)  # another node saw more votes, later
+    assert sorted({v.voter for v in Vote.objects.all()}) == ["node_a"]
+
+
 def test_the_first_decision_recorded_stands(session: TrainingSession) -> None:
-    _record(session, "node_a")
-    _record(session, "node_b", committed=False, accepted=[], reason="late view")
+    _record(session)
+    _record(session, committed=False, accepted=[], reason="late view")
     decision = Decision.objects.get()
     assert decision.committed
     assert decision.model_hash == "sha256:after"
 
 
 def test_history_shows_the_rejected_proposal_and_why(session: TrainingSession, member_client: APIClient) -> None:
-    for voter in MEMBERS:
-        _record(session, voter)
+    _record(session)
     body = member_client.get("/api/v1/consensus/history", {"session": session.id}).json()
     assert body["total"] == 1
     entry = body["decisions"][0]
@@ -88,7 +95,7 @@ def test_history_shows_the_rejected_proposal_and_why(session: TrainingSession, m
 
 
 def test_status_names_the_rules_and_the_last_decision(session: TrainingSession, member_client: APIClient) -> None:
-    _record(session, "node_a")
+    _record(session)
     body = member_client.get("/api/v1/consensus/status").json()
     assert body["session_id"] == session.id
     assert body["round"] == 0

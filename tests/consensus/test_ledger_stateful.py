@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from consensus.models import Decision, Vote
 from consensus.selectors import proposal_find
-from consensus.services import AlreadyVoted, RoundClosed, round_decide, round_open, vote_cast
+from consensus.services import AlreadyVoted, OwnProposal, RoundClosed, round_decide, round_open, vote_cast
 from engine.quorum import Vote as EngineVote
 from engine.quorum import tally
 from ncrsh_site.errors import NotFound
@@ -40,7 +40,7 @@ class Ledger(RuleBasedStateMachine):
             id=f"training_{secrets.token_hex(4)}", dataset="x", strategy="diloco", batch_size=1, learning_rate=0.1
         )
         self.opened: set[int] = set()
-        self.votes: dict[int, dict[tuple[str, str], bool]] = {}  # accepted API votes per round
+        self.votes: dict[int, dict[tuple[str, str], bool]] = {}  # the ledger's votes per round
         self.decided: dict[int, dict[str, Any]] = {}
 
     @rule(index=ROUNDS)
@@ -62,6 +62,9 @@ class Ledger(RuleBasedStateMachine):
             return
         try:
             vote_cast(proposal=proposal, voter=voter, approve=approve)
+        except OwnProposal:
+            assert voter == proposer
+            return
         except RoundClosed:
             assert index in self.decided
             return
@@ -84,24 +87,29 @@ class Ledger(RuleBasedStateMachine):
             )
         ]
 
-        def rules(outside: list[dict[str, Any]]) -> dict[str, Any]:
+        def rules(counted: list[dict[str, Any]]) -> dict[str, Any]:
             decision = tally(
-                [*node_votes, *(EngineVote(**v) for v in outside)],
+                [EngineVote(**v) for v in counted],
                 round_index=index, proposers=MEMBERS, quorum=QUORUM, min_participants=NEEDED, decided_by="node_a",
             )  # fmt: skip
             return asdict(decision)
 
         decided = round_decide(
             session_id=self.session.id, index=index, members=MEMBERS, base_hash="sha256:base", aggregator={},
-            decide=rules,
+            votes=[asdict(v) for v in node_votes], decide=rules,
         )  # fmt: skip
         if index in self.decided:
             assert decided == self.decided[index], "a round was decided twice"
             return
-        # The first decision counts exactly the API votes cast before it.
+        # The first decision counts exactly the API votes cast before it, then the nodes' exchange
+        # votes where a node has not voted through the API; the ledger keeps exactly those.
+        api = self.votes[index]
+        self.votes[index] = api | {
+            (v.voter, v.proposal): v.approve for v in node_votes if (v.voter, v.proposal) not in api
+        }
         expected = rules([{"voter": v, "proposal": p, "approve": a} for (v, p), a in self.votes[index].items()])
         assert decided["accepted"] == list(expected["accepted"])
-        assert decided["approvals"] == expected["approvals"]
+        assert (decided["approvals"], decided["rejections"]) == (expected["approvals"], expected["rejections"])
         self.decided[index] = decided
 
     @invariant()
@@ -117,7 +125,7 @@ class Ledger(RuleBasedStateMachine):
             assert not decision.committed or len(decision.accepted) >= NEEDED
 
     @invariant()
-    def the_ledger_holds_exactly_the_accepted_votes(self) -> None:
+    def the_ledger_holds_exactly_the_votes_cast_and_counted(self) -> None:
         rows = {
             (v.proposal.round.index, v.voter, v.proposal.node_id): v.approve
             for v in Vote.objects.filter(proposal__round__session=self.session).select_related("proposal__round")

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from consensus.models import Round, Vote
+from consensus.models import Decision, Round, Vote
 from consensus.services import round_decide, round_open
 from engine.quorum import Vote as EngineVote
 from engine.quorum import tally
@@ -43,19 +43,19 @@ def open_round(session: TrainingSession) -> Round:
 
 def decide(session: TrainingSession, *, require_operator_approval: bool = False, node_votes: bool = True) -> dict:
     """Decide round 0 as the nodes do: all approve every proposal, plus the ledger's votes."""
-    honest = [EngineVote(v, p, True) for v in MEMBERS for p in MEMBERS] if node_votes else []
+    honest = [{"voter": v, "proposal": p, "approve": True, "reason": ""} for v in MEMBERS for p in MEMBERS]
 
-    def rules(outside: list[dict[str, Any]]) -> dict[str, Any]:
-        votes = [*honest, *(EngineVote(**v) for v in outside)]
+    def rules(counted: list[dict[str, Any]]) -> dict[str, Any]:
         decision = tally(
-            votes, round_index=0, proposers=MEMBERS, quorum=2 / 3, min_participants=2,
+            [EngineVote(**v) for v in counted], round_index=0, proposers=MEMBERS, quorum=2 / 3, min_participants=2,
             require_operator_approval=require_operator_approval, decided_by="node_a",
         )  # fmt: skip
         return {**decision.__dict__, "accepted": list(decision.accepted), "rejected": list(decision.rejected)}
 
     return round_decide(
-        session_id=session.id, index=0, members=MEMBERS, base_hash="sha256:base", aggregator={}, decide=rules
-    )
+        session_id=session.id, index=0, members=MEMBERS, base_hash="sha256:base", aggregator={},
+        votes=honest if node_votes else [], decide=rules,
+    )  # fmt: skip
 
 
 def vote(client: APIClient, **body: Any) -> Any:
@@ -98,7 +98,8 @@ def test_a_vote_after_the_decision_is_409_and_not_counted(
     late = vote(staff_client, round_id=open_round.public_id, node_id="node_a", approve=False)
     assert late.status_code == 409
     assert late.json()["error"]["message"] == "ROUND_CLOSED"
-    assert not Vote.objects.exists()
+    assert not Vote.objects.filter(voter__startswith="operator:").exists()
+    assert Vote.objects.count() == 9  # the nodes' votes the decision counted
     assert decide(session) == first  # decided once, whatever is asked later
 
 
@@ -137,6 +138,41 @@ def test_a_node_votes_with_its_own_credentials_as_itself(
     response = vote(node_client, round_id=open_round.public_id, node_id="node_a", approve=True)
     assert response.status_code == 201
     assert response.json()["vote"]["voter"] == "node_b"
+
+
+def test_a_nodes_api_vote_is_the_one_counted_and_recorded(
+    session: TrainingSession, open_round: Round, client_for: Callable[[User | None], APIClient]
+) -> None:
+    # node_b approves everything over the exchange, but rejected node_a through the API first:
+    # on main at dabd97c the API answered 201 and the decision counted the exchange approval.
+    Node.objects.create(id="node_b", status=NodeStatus.ACTIVE)
+    node_client = client_for(User.objects.create_user("node_b", password="node-b-pass-123"))
+    cast = vote(node_client, round_id=open_round.public_id, node_id="node_a", approve=False, reason="probe failed")
+    assert cast.status_code == 201
+    decision = decide(session)
+    assert (decision["approvals"]["node_a"], decision["rejections"]["node_a"]) == (2, 1)
+    recorded = Decision.objects.get()
+    assert (recorded.approvals["node_a"], recorded.rejections["node_a"]) == (2, 1)
+    assert Vote.objects.get(voter="node_b", proposal__node_id="node_a").approve is False
+    assert Vote.objects.count() == 9  # one per voter and proposal: exactly the votes counted
+    history = client_for(None)
+    history.force_authenticate(User.objects.get(username="node_b"))
+    entry = history.get("/api/v1/consensus/history", {"session": session.id}).json()["decisions"][0]
+    assert entry["votes"]["node_a"] == {"approve": 2, "reject": 1}
+
+
+def test_a_node_may_not_vote_on_its_own_proposal(
+    open_round: Round, client_for: Callable[[User | None], APIClient]
+) -> None:
+    Node.objects.create(id="node_a", status=NodeStatus.ACTIVE)
+    node_client = client_for(User.objects.create_user("node_a", password="node-a-pass-123"))
+    response = vote(node_client, round_id=open_round.public_id, node_id="node_a", approve=True)
+    assert response.status_code == 403
+    assert (
+        response.json()["error"]["detail"]
+        == f"node_a cannot vote on its own proposal {open_round.proposals.get(node_id='node_a').public_id}."
+    )
+    assert not Vote.objects.exists()
 
 
 def test_a_user_who_is_neither_operator_nor_node_may_not_vote(open_round: Round, member_client: APIClient) -> None:

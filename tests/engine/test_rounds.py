@@ -11,7 +11,7 @@ import torch
 from engine.config import Policy
 from engine.errors import ModelDivergence
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore
-from engine.quorum import Decision, Vote
+from engine.quorum import Decision, Vote, counted_votes
 from engine.rounds import Round, RoundContext, RoundOutcome
 from engine.voting import judge
 
@@ -148,9 +148,12 @@ class MemoryLedger:
         with self.lock:
             return list(self.votes)
 
-    def decide(self, index: int, decide: Callable[[list[Vote]], Decision], *, base_hash: str) -> Decision:
+    def decide(
+        self, index: int, votes: list[Vote], decide: Callable[[list[Vote]], Decision], *, base_hash: str
+    ) -> Decision:
         with self.lock:
             if index not in self.decisions:
+                self.votes = counted_votes(self.votes, votes)
                 self.decisions[index] = decide(list(self.votes))
             return self.decisions[index]
 
@@ -183,6 +186,21 @@ def test_a_round_with_a_ledger_is_opened_there_and_decided_once_for_all() -> Non
     assert ledger.opened_with[0]["proposals"]["n1"]["norm"] == pytest.approx(8**0.5)
     assert all(o.decision == ledger.decisions[0] for o in outcomes.values())
     assert ledger.decisions[0].accepted == MEMBERS
+
+
+def test_a_nodes_vote_through_the_ledger_outweighs_its_exchange_vote_and_is_what_the_ledger_keeps() -> None:
+    # n0 and n1 approve everything over the exchange, but had rejected n2 through the API.
+    ledger = MemoryLedger()
+    ledger.votes += [Vote("n0", "n2", False, "bad probe"), Vote("n1", "n2", False, "bad probe")]
+    outcomes = _with_ledger(ledger, Policy(deadline_s=2.0))
+    decision = ledger.decisions[0]
+    assert (decision.accepted, decision.rejected) == (("n0", "n1"), ("n2",))
+    assert (decision.approvals["n2"], decision.rejections["n2"]) == (1, 2)
+    kept = {(v.voter, v.proposal): v.approve for v in ledger.votes}
+    assert len(kept) == len(ledger.votes) == 9  # one vote per voter and proposal: the ones counted
+    assert kept[("n0", "n2")] is False
+    assert kept[("n2", "n2")] is True
+    assert all(set(o.votes) == set(ledger.votes) for o in outcomes.values())
 
 
 def test_under_required_approval_the_round_waits_for_the_operator_and_follows_their_votes() -> None:
