@@ -7,8 +7,9 @@ Where the coroutine runs matters. The in-memory layer's queues belong to the eve
 server that holds the WebSocket connections, and a Redis layer keeps one connection pool per
 loop. So a process publishes on one long-lived loop: the server's own once a client connected
 (``bind_loop``), otherwise a background thread's (workers, shells). Celery's prefork children
-get theirs after the fork. A sync caller waits (briefly) until the event is handed over, so
-events leave in order and none is lost when a worker exits right after ``node_left``.
+get theirs after the fork. Each loop sends its events in order through an outbox that retries
+one that fails (a Redis outage) on fresh connections; a sync caller waits (briefly) until its
+event is handed over, so none is lost when a worker exits right after ``node_left``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Coroutine, Mapping
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +48,7 @@ EVENT_TYPES = (
     "dataset_prepared",
 )
 HANDOVER_TIMEOUT_S = 2.0  # a training loop waits at most this long on a broken channel layer
+OUTAGE_RETRY_S = 120.0  # an event undelivered (Redis down) is retried this long, in order
 
 _lock = threading.Lock()
 _bound: asyncio.AbstractEventLoop | None = None
@@ -101,9 +105,61 @@ def _done(task: asyncio.Task[None]) -> None:
         logger.warning("event not delivered: %s", task.exception())
 
 
+class _Outbox:
+    """A loop's events, sent one at a time in order. One that fails (the channel layer's Redis
+    is down or restarting) is tried again on a fresh connection, backing off, for up to
+    ``OUTAGE_RETRY_S``; the events after it wait their turn, so the feed resumes in order when
+    Redis is back. ``healthy``: the last send went through (publishers wait for theirs only then:
+    in an outage a training loop must not wait on each event)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.queue: asyncio.Queue[tuple[dict[str, Any], Future[None]]] = asyncio.Queue()
+        self.healthy = True
+        _spawn(loop, self.drain())
+
+    def put(self, message: dict[str, Any]) -> Future[None]:
+        sent: Future[None] = Future()
+        self.queue.put_nowait((message, sent))
+        return sent
+
+    async def drain(self) -> None:
+        while True:
+            message, sent = await self.queue.get()
+            deadline, delay = time.monotonic() + OUTAGE_RETRY_S, 0.1
+            while True:
+                try:
+                    await _send(message)
+                    self.healthy = True
+                    break
+                except Exception as exc:  # noqa: BLE001 - any layer failure (Redis down, ...) is retried, then logged
+                    if self.healthy:
+                        logger.warning("event %s not delivered (%s): retrying", message["type"], exc)
+                    self.healthy = False
+                    if time.monotonic() + delay > deadline:
+                        logger.warning("event %s dropped after %.0fs of retries", message["type"], OUTAGE_RETRY_S)
+                        break
+                    await asyncio.sleep(delay)  # redis-py drops a broken connection: the next try opens one
+                    delay = min(2 * delay, 2.0)
+            if not sent.done():
+                sent.set_result(None)
+
+
+_outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
+
+
+def _enqueue(loop: asyncio.AbstractEventLoop, message: dict[str, Any]) -> tuple[_Outbox, Future[None]]:
+    """On ``loop``: its outbox (made on first use), and the future of ``message`` put in it."""
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = _Outbox(loop)
+    return outbox, outbox.put(message)
+
+
 def publish(type_: str, data: Mapping[str, Any]) -> None:
-    """Send an event to every subscribed client. Never raises for a delivery failure: the feed
-    is best effort and must not fail the work it reports on (it logs instead)."""
+    """Send an event to every subscribed client, in order. Never raises for a delivery failure:
+    the feed must not fail the work it reports on. A caller off the loop waits (briefly) until
+    its event is handed over while the layer is healthy; in an outage it does not wait, and the
+    event is retried in the background (see ``_Outbox``)."""
     message = event(type_, data)
     loop = _loop()
     try:
@@ -111,16 +167,19 @@ def publish(type_: str, data: Mapping[str, Any]) -> None:
     except RuntimeError:
         running = None
     if running is loop:  # called from a coroutine on that loop: do not block it
-        _spawn(loop, _send(message))
+        _enqueue(loop, message)
         return
-    future = asyncio.run_coroutine_threadsafe(_send(message), loop)
+
+    async def enqueue() -> tuple[_Outbox, Future[None]]:
+        return _enqueue(loop, message)
+
+    outbox, sent = asyncio.run_coroutine_threadsafe(enqueue(), loop).result()
+    if not outbox.healthy:
+        return
     try:
-        future.result(timeout=HANDOVER_TIMEOUT_S)
+        sent.result(timeout=HANDOVER_TIMEOUT_S)
     except FutureTimeout:
-        future.cancel()
-        logger.warning("event %s not delivered within %ss", type_, HANDOVER_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - any layer failure (Redis down, ...) is logged, not raised
-        logger.warning("event %s not delivered: %s", type_, exc)
+        logger.warning("event %s not delivered within %ss; still trying", type_, HANDOVER_TIMEOUT_S)
 
 
 def publish_on_commit(type_: str, data: Mapping[str, Any]) -> None:

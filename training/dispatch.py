@@ -3,14 +3,21 @@ process (embedded); a dataset's preparation, likewise, to an alive node (an idle
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from django.conf import settings
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from models_store.tasks import prepare_dataset
 from ncrsh_site.errors import NodeNotFound
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
+from training.models import NodeRun, RunStatus
+from training.services import run_finish
 from training.tasks import run_node
+
+logger = logging.getLogger(__name__)
 
 
 def dispatch_run(session_id: str, node_id: str) -> None:
@@ -20,8 +27,15 @@ def dispatch_run(session_id: str, node_id: str) -> None:
             target=run_node.apply, kwargs={"args": (session_id, node_id)}, name=f"{node_id}:{session_id}", daemon=True
         )
         thread.start()
-    else:
+        return
+    try:
         run_node.apply_async(args=(session_id, node_id), queue=node_id)
+    except (KombuError, RedisError, OSError) as exc:
+        # The broker is down: the run cannot reach its node. It fails with the reason (the
+        # session ends when all its runs have), rather than waiting queued for good.
+        logger.warning("run of %s in %s not dispatched: %s", node_id, session_id, exc)
+        run = NodeRun.objects.get(session_id=session_id, node_id=node_id)
+        run_finish(run_id=run.id, status=RunStatus.FAILED, metrics={}, error=f"the broker is unreachable: {exc}")
 
 
 def dispatch_prepare(name: str) -> None:

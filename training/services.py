@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -12,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from engine.datasets import locate
 from engine.errors import DatasetUnavailable
@@ -33,6 +36,8 @@ from training.models import (
     TrainingSession,
 )
 from training.plan import SessionPlan
+
+logger = logging.getLogger(__name__)
 
 
 def stop_key(session_id: str) -> str:
@@ -130,14 +135,35 @@ def session_stop(*, session: TrainingSession) -> TrainingSession:
         session.status = SessionStatus.STOPPING
         session.stop_requested_at = timezone.now()
         session.save(update_fields=["status", "stop_requested_at"])
-    cache.set(stop_key(session.id), True, timeout=7 * 24 * 3600)
+    transaction.on_commit(functools.partial(_cache_call, cache.set, stop_key(session.id), True, 7 * 24 * 3600))
     return session
+
+
+# The stop flag lives in the cache (Redis in the fleet) for a cheap check every step, and in the
+# database for good. The cache is never called inside a transaction (a Redis outage must not roll
+# back what the database records), and a cache that fails is left alone for a while: every
+# step would otherwise wait on it. The database is checked every few seconds regardless.
+CACHE_RETRY_S = 5.0
+_cache_down_until = 0.0
+
+
+def _cache_call(call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` on the cache; None when it is unavailable (logged, then skipped for a while)."""
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        return None
+    try:
+        return call(*args)
+    except (RedisError, OSError) as exc:
+        _cache_down_until = time.monotonic() + CACHE_RETRY_S
+        logger.warning("cache unavailable (%s); stop flags fall back to the database for %.0fs", exc, CACHE_RETRY_S)
+        return None
 
 
 def stop_requested(session_id: str) -> bool:
     """The cache flag, checked every step; the row, at most every few seconds (a lost cache
-    entry must not make a stop request vanish)."""
-    if cache.get(stop_key(session_id)):
+    entry, or a cache that is down, must not make a stop request vanish)."""
+    if _cache_call(cache.get, stop_key(session_id)):
         return True
     return _stop_in_db(session_id)
 
@@ -197,7 +223,7 @@ def session_finish_if_done(*, session_id: str) -> None:
     if session.stop_requested_at:
         session.metrics["stop_latency_s"] = (now - session.stop_requested_at).total_seconds()
     session.save(update_fields=["status", "finished_at", "metrics", "error"])
-    cache.delete(stop_key(session_id))
+    transaction.on_commit(functools.partial(_cache_call, cache.delete, stop_key(session_id)))
     publish_on_commit(
         "training_stopped",
         {"session_id": session.id, "status": session.status, "metrics": session.metrics, "error": session.error},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,11 +12,23 @@ from typing import Any
 import redis
 import torch
 import xxhash
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from engine.exchange.base import Arrival, Exchange
 from engine.wire import Packed, Staging, byte_length, from_bytes, to_bytes, unpack
 
 CHUNK_BYTES = 64 * 1024 * 1024
+# A node rides out a Redis outage (a restart, a failover) of up to this long: every call retries
+# on a lost connection, backing off to one try every 2 s; a longer one fails the run, with the reason.
+OUTAGE_S = 60.0
+
+
+def outage_retry(outage_s: float = OUTAGE_S) -> Retry:
+    """Retries of a call that lost its connection, for about ``outage_s`` seconds in all."""
+    backoff, cap = ExponentialBackoff(cap=2.0, base=0.05), 2.0
+    ramp = sum(backoff.compute(i) for i in range(1, 7))  # 0.1 … 2 s: the first tries come quickly
+    return Retry(backoff, retries=6 + max(0, math.ceil((outage_s - ramp) / cap)))
 
 
 def checksum(data: bytes | bytearray | memoryview) -> str:
@@ -83,8 +96,11 @@ class BulkReader:
             if read != length or stream.read(2) != b"\r\n":
                 raise redis.ConnectionError(f"connection closed in the middle of {key}")
             return length
-        except (OSError, ValueError, redis.RedisError):
+        except OSError as exc:  # refused, reset, timed out: the connection is lost
             self.close()  # the stream is mid-reply: start afresh next time
+            raise redis.ConnectionError(f"GET {key}: {exc}") from exc
+        except (ValueError, redis.RedisError):
+            self.close()
             raise
 
     def close(self) -> None:
@@ -104,9 +120,12 @@ class RedisExchange(Exchange):
     reused round after round (pinned memory when the receiver is a GPU), so a round allocates
     no host memory: on a VM a fresh gigabyte costs more in page faults than fetching it."""
 
-    def __init__(self, url: str, *, prefix: str = "ncrsh:exchange", ttl_s: int = 3600) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "ncrsh:exchange", ttl_s: int = 3600, outage_s: float = OUTAGE_S
+    ) -> None:
         super().__init__()
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=5)
+        self.retry = outage_retry(outage_s)
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=5, retry=self.retry)
         self.prefix, self.ttl_s = prefix, ttl_s
         self.inbox: dict[str, torch.Tensor] = {}  # sender -> its receive buffer (bytes)
         self.staging = Staging()  # this node's proposals on their way off a GPU
@@ -200,7 +219,8 @@ class RedisExchange(Exchange):
     def _get_into(self, key: str, out: memoryview) -> int | None:
         """GET ``key`` into ``out`` (see BulkReader); its length, or None if absent."""
         if self.reader is not None:
-            return self.reader.get_into(key, out)
+            reader = self.reader
+            return self.retry.call_with_retry(lambda: reader.get_into(key, out), lambda _: None)
         value = self.client.get(key)
         if not isinstance(value, bytes):
             return None

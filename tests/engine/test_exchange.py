@@ -3,6 +3,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ import redis
 import torch
 
 from engine.exchange import BulkReader, Exchange, RedisExchange
-from tests.support.services import redis_url
+from tests.support.services import own_redis, redis_url
 
 
 @pytest.mark.parametrize(("wire", "tolerance"), [("float32", 0.0), ("float16", 1e-3), ("bfloat16", 1e-2)])
@@ -88,6 +89,36 @@ def test_redis_round_keys_expire() -> None:
         assert 0 < handle.client.ttl(f"{handle.prefix}:r0:proposal:n1") <= 600
     finally:
         handle.client.delete(f"{handle.prefix}:r0:proposal:n1")
+        handle.close()
+
+
+def test_the_redis_exchange_rides_out_a_redis_restart(tmp_path: Path) -> None:
+    # Redis is killed with a round under way and comes back 3 s later, empty: the calls made
+    # meanwhile wait for it instead of failing the run, and the round goes on.
+    with own_redis(tmp_path) as server:
+        a, b = (RedisExchange(server.url, prefix="outage", ttl_s=600, outage_s=20) for _ in range(2))
+        try:
+            a.put("s:r0:vote:a", b"yes")
+            server.stop()
+            threading.Timer(3.0, server.start).start()
+            started = time.monotonic()
+            sent = a.propose("s:r0:proposal:a", torch.arange(1000.0), {}, wire="int8")
+            assert time.monotonic() - started >= 2.5  # it waited for Redis
+            (arrival,) = b.proposals(["s:r0:proposal:a"], device=torch.device("cpu"), until=time.monotonic() + 5)
+            assert arrival.vector is not None
+            assert torch.equal(arrival.vector, sent)
+            assert b.wait(["s:r0:vote:a"], until=time.monotonic() + 0.2) == {}  # lost with the restart
+        finally:
+            a.close()
+            b.close()
+
+
+def test_an_outage_longer_than_the_exchange_bears_is_a_connection_error(tmp_path: Path) -> None:
+    with own_redis(tmp_path) as server:
+        handle = RedisExchange(server.url, prefix="outage", ttl_s=600, outage_s=1)
+        server.stop()
+        with pytest.raises(redis.ConnectionError):
+            handle.put("s:r0:vote:a", b"yes")
         handle.close()
 
 

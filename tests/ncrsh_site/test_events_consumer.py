@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -199,3 +201,31 @@ def test_an_event_published_on_commit_is_sent_only_if_the_transaction_commits(st
         await ws.disconnect()
 
     run(scenario)
+
+
+class FlakyLayer:
+    """A channel layer whose Redis is down for its first ``failures`` sends (logic test only)."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.sent = failures, list[str]()
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        self.sent.append(json.loads(message["text"])["data"]["node_id"])
+
+
+def test_events_published_in_an_outage_are_retried_and_delivered_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = FlakyLayer(failures=4)
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(events, "_background", None)  # a loop (and outbox) of this test's own
+    started = time.monotonic()
+    for i in range(5):
+        events.publish("node_left", {"node_id": f"node_{i}"})
+    # The first publisher waited its handover time; the others, seeing the outage, did not.
+    assert time.monotonic() - started < events.HANDOVER_TIMEOUT_S + 1.0
+    deadline = time.monotonic() + 10
+    while len(layer.sent) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert layer.sent == [f"node_{i}" for i in range(5)]

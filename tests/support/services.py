@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -60,3 +65,54 @@ def plan_config(members: list[str] | tuple[str, ...], **request: object) -> dict
     from training.plan import SessionPlan
 
     return SessionPlan.build(members=list(members), request={"dataset": "builtin:pystdlib", **request}).to_json()
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port, to stop and start again (an outage):
+    the shared one serves other tests. Nothing is persisted: a restart loses every key, as a
+    failover to an empty replica would."""
+
+    def __init__(self, port: int, folder: Path) -> None:
+        self.port, self.folder = port, folder
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            missing("redis-server (Debian package redis-server)")
+        log = (self.folder / f"redis-{self.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@contextmanager
+def own_redis(folder: Path) -> Iterator[OwnRedis]:
+    with socket.socket() as sock:  # a free port
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = OwnRedis(port, folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
