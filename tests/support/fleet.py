@@ -62,11 +62,11 @@ class Fleet:
 
 
 @contextmanager
-def running_fleet(home: Path, workers: int) -> Iterator[Fleet]:
+def running_fleet(home: Path, workers: int, *, redis: str | None = None) -> Iterator[Fleet]:
     if not (SHARED_DATA / "wikitext-2" / "valid.txt").is_file():
         pytest.fail(f"wikitext-2 is expected at {SHARED_DATA}")
     extra = {
-        "REDIS_URL": redis_url(),
+        "REDIS_URL": redis or redis_url(),
         "NCRSH_DATA_ROOTS": str(SHARED_DATA),
         "NCRSH_HEARTBEAT_S": "1",
         "NCRSH_OFFLINE_AFTER_S": "8",
