@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.utils import timezone
 
 from consensus.services import ledger_record, round_decide, round_open, round_votes
 from engine.checkpoint import load_checkpoint, save_checkpoint
@@ -270,6 +271,33 @@ def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult
         locked.save(update_fields=["final_model"])
 
 
+@contextlib.contextmanager
+def run_pulse(run_id: int, claim: str) -> Iterator[None]:
+    """The run's own liveness, beside its node's: while its process trains it, the run's row is
+    touched every heartbeat. A run silent for NCRSH_OFFLINE_AFTER_S while its node still beats
+    has lost its process (a killed child, a wedged thread) and the sweep retires it."""
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while not stopped.wait(settings.HEARTBEAT_S):
+            try:
+                NodeRun.objects.filter(id=run_id, claimed_by=claim, status=RunStatus.TRAINING).update(
+                    updated_at=timezone.now()
+                )
+            except Exception:  # a missed beat is retried at the next one
+                logger.warning("run pulse failed", exc_info=True)
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=beat, name=f"run-pulse-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join()
+
+
 def execute_run(session_id: str, node_id: str) -> None:
     """Claim this node's run (compare-and-set: a redelivered task returns quietly), train, report.
     A dataset that cannot be read, or a session in which no round could commit, fails the run
@@ -283,6 +311,12 @@ def execute_run(session_id: str, node_id: str) -> None:
         return
     session = TrainingSession.objects.select_related("initial_checkpoint").get(id=session_id)
     run = NodeRun.objects.get(session_id=session_id, node_id=node_id)
+    with run_pulse(run.id, token):
+        _train_run(session, run, token)
+
+
+def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
+    session_id, node_id = session.id, run.node_id
     try:
         spec = node_spec(session, node_id)
         plan = session.plan

@@ -256,7 +256,8 @@ def session_summary(runs: list[NodeRun]) -> dict[str, Any]:
 
 def sweep() -> None:
     """Nodes past their heartbeat turn offline, and their runs leave their sessions (the others
-    go on: rounds proceed without them once their deadline passes)."""
+    go on: rounds proceed without them once their deadline passes); so do runs whose process
+    stopped beating although their node beats."""
     node_sweep_offline()
     # Silent twice over: the node missed its heartbeats and the run stopped reporting (a busy
     # host's late heartbeat alone must not take a live run out of its session).
@@ -268,6 +269,11 @@ def sweep() -> None:
     )
     for run in silent:
         run_finish(run_id=run.id, status=RunStatus.OFFLINE, metrics=run.metrics, error="node went offline")
+    # A run has its own pulse, beaten by the process training it (runtime.run_pulse): one silent
+    # while its node still beats has lost that process. Offline, so a restarted worker rejoins it.
+    lost = NodeRun.objects.filter(status=RunStatus.TRAINING, updated_at__lt=quiet_since)
+    for run in lost:
+        run_finish(run_id=run.id, status=RunStatus.OFFLINE, metrics=run.metrics, error="its process stopped reporting")
 
 
 @transaction.atomic
