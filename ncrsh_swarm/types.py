@@ -42,6 +42,7 @@ class Node:
     last_seen: datetime | None = None
     performance: Performance = field(default_factory=Performance)
     config: dict[str, Any] | None = None
+    memory_total: int | None = None  # bytes of its training device's memory (the node's detail only)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod

@@ -68,6 +68,9 @@ class NodeOutputSerializer(serializers.Serializer):
 
 class NodeDetailOutputSerializer(NodeOutputSerializer):
     config = NodeConfigSerializer()
+    memory_total = serializers.IntegerField(
+        allow_null=True, help_text="bytes of its training device's memory (sessions are admitted against it)"
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

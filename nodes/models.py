@@ -48,6 +48,11 @@ class Node(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True)
     training_speed = models.FloatField(null=True, blank=True, help_text="relative to the fleet's fastest, 0-1")
     memory_usage = models.FloatField(null=True, blank=True, help_text="fraction of device memory in use, 0-1")
+    memory_total = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="bytes of its training device's memory (embedded: its share of the host's)",
+    )
     network_latency = models.FloatField(null=True, blank=True, help_text="milliseconds to the control plane")
     config = models.JSONField(default=dict)
     network = models.JSONField(default=dict, blank=True, help_text="exchange traffic and latency: nodes/network.py")

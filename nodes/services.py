@@ -57,9 +57,10 @@ def node_delete(*, node_id: str) -> None:
 
 
 @transaction.atomic
-def node_register(*, node_id: str, address: str, claim: bool = False) -> Node:
-    """A worker comes online. With ``claim`` the node must exist (created through the API and
-    pending or known); otherwise it is created or updated."""
+def node_register(*, node_id: str, address: str, claim: bool = False, memory_total: int | None = None) -> Node:
+    """A worker comes online, with the memory of the device it trains on (None: unknown). With
+    ``claim`` the node must exist (created through the API and pending or known); otherwise it
+    is created or updated."""
     now = timezone.now()
     if claim:
         node = Node.objects.select_for_update().filter(id=node_id).first()
@@ -67,8 +68,8 @@ def node_register(*, node_id: str, address: str, claim: bool = False) -> Node:
             raise NodeNotFound(f"No node with id {node_id!r} to claim; create it with POST /api/v1/nodes.")
     else:
         node, _ = Node.objects.select_for_update().get_or_create(id=node_id, defaults={"config": DEFAULT_CONFIG})
-    node.address, node.status, node.last_seen = address, NodeStatus.ACTIVE, now
-    node.save(update_fields=["address", "status", "last_seen", "updated_at"])
+    node.address, node.status, node.last_seen, node.memory_total = address, NodeStatus.ACTIVE, now, memory_total
+    node.save(update_fields=["address", "status", "last_seen", "memory_total", "updated_at"])
     _announce("node_joined", node)
     return node
 

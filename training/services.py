@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from engine.datasets import locate
 from engine.errors import DatasetUnavailable
 from engine.files import read_metadata
+from engine.memory import GIB, training_memory
 from models_store.dataset_services import session_vocab
 from models_store.models import Checkpoint
 from models_store.selectors import checkpoint_path, checkpoint_to_load, dataset_list
@@ -92,6 +93,7 @@ def _session_create(*, request: Mapping[str, Any], dispatch: Callable[[str, str]
     if TrainingSession.objects.select_for_update().filter(status__in=ACTIVE_SESSION_STATUSES).exists():
         raise TrainingInProgress("A training session is running; stop it first (POST /api/v1/training/stop).")
     plan = SessionPlan.build(members=_members(request.get("nodes")), request=request)
+    _admit(plan)
     initial = checkpoint_to_load()
     if initial is not None:
         if initial.model_config and initial.model_config != plan.model.to_dict():
@@ -126,6 +128,31 @@ def _session_create(*, request: Mapping[str, Any], dispatch: Callable[[str, str]
     for node_id in members:
         transaction.on_commit(functools.partial(dispatch, session.id, node_id))
     return session
+
+
+ADMIT_FRACTION = 0.9  # of a node's memory a session may plan to use: the rest is the runtime's
+
+
+def _admit(plan: SessionPlan) -> None:
+    """Admission control: the session's memory need per node (engine.memory) fits every chosen
+    node whose memory is known, else 400 naming the need and the nodes short of it."""
+    need = training_memory(
+        plan.model, batch_size=plan.train.batch_size, members=len(plan.members), wire_dtype=plan.wire_dtype
+    )
+    short = [
+        f"{node.id} has {memory / GIB:.1f} GiB"
+        for node in Node.objects.filter(id__in=plan.members, memory_total__isnull=False).order_by("id")
+        if (memory := node.memory_total or 0) and need.total_bytes > ADMIT_FRACTION * memory
+    ]
+    if short:
+        raise Invalid(
+            {
+                "model_config": [
+                    f"this session needs {need.describe()}, more than {ADMIT_FRACTION:.0%} of what"
+                    f" {'; '.join(short)}: choose a smaller model, batch_size or seq_len"
+                ]
+            }
+        )
 
 
 @transaction.atomic

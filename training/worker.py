@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
+from nodes.hardware import device_memory, host_memory
 from nodes.heartbeat import Heartbeat
 from nodes.services import node_leave, node_register, stable_node_id
 from training.dispatch import dispatch_run
@@ -24,8 +25,10 @@ def start_local_nodes(count: int) -> Heartbeat | None:
         return None
     host = socket.gethostname()
     node_ids = [stable_node_id(host=host, device=f"local{i}") for i in range(count)]
+    ram = host_memory()
     for node_id, i in zip(node_ids, range(count), strict=True):
-        node_register(node_id=node_id, address=f"{host}/local{i}")
+        # They share this host's memory with each other and with the server itself.
+        node_register(node_id=node_id, address=f"{host}/local{i}", memory_total=ram // count if ram else None)
         # This process is their only worker: whatever they were running died with the last one.
         rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
         if rejoined:
@@ -46,7 +49,9 @@ def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None
     if device.startswith("cuda:"):
         # Only the child process initialises CUDA; it sees its one GPU as cuda:0.
         os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
-    node_register(node_id=node_id, address=f"{host}/{device}", claim=node is not None)
+    node_register(
+        node_id=node_id, address=f"{host}/{device}", claim=node is not None, memory_total=device_memory(device)
+    )
     rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
     if rejoined:
         print(f"ncrsh worker: node {node_id} rejoins {', '.join(rejoined)}", flush=True)

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
+from nodes.hardware import device_memory
 from nodes.models import Node, NodeStatus
+from nodes.services import node_register
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +52,10 @@ def test_a_training_node_cannot_be_deleted_from_under_its_session(staff_client: 
     assert response.json()["error"]["message"] == "CONFLICT"
     assert "stop it first" in response.json()["error"]["detail"]
     assert Node.objects.filter(id=node.id).exists()
+
+
+def test_a_registered_worker_reports_its_device_memory(member_client: APIClient) -> None:
+    node = node_register(node_id="node_worker", address="host/cpu", memory_total=device_memory("cpu"))
+    body = member_client.get(f"/api/v1/nodes/{node.id}").json()
+    assert body["memory_total"] == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") > 0
+    assert device_memory("cuda:x") is None  # not a GPU index: nothing is run
