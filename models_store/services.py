@@ -36,6 +36,20 @@ def snapshot_latest(session_id: str) -> tuple[Path, dict[str, Any]] | None:
     return best
 
 
+def snapshots_prune(session_id: str, *, keep_latest: bool) -> int:
+    """Retention, once a session has ended: its per-node snapshots go (they served resumption),
+    all of them when the session registered its final model, all but the most advanced one
+    otherwise (then the only copy of its last global model, which POST /models/save registers).
+    Returns how many files were deleted."""
+    latest = snapshot_latest(session_id) if keep_latest else None
+    deleted = 0
+    for path in (settings.CHECKPOINT_DIR / "sessions").glob(f"{session_id}.*.latest.safetensors"):
+        if latest is None or path != latest[0]:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 @transaction.atomic
 def checkpoint_register(
     *,

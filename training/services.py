@@ -23,7 +23,7 @@ from engine.memory import GIB, training_memory
 from models_store.dataset_services import session_vocab
 from models_store.models import Checkpoint
 from models_store.selectors import checkpoint_path, checkpoint_to_load, dataset_list
-from models_store.services import checkpoint_register, checkpoint_verify, snapshot_latest
+from models_store.services import checkpoint_register, checkpoint_verify, snapshot_latest, snapshots_prune
 from ncrsh_site.errors import Conflict, Invalid, NetworkPartition, NodeNotFound, NotFound, TrainingInProgress
 from ncrsh_site.events import publish_on_commit
 from nodes.models import ALIVE_STATUSES, Node, NodeStatus
@@ -251,6 +251,7 @@ def session_finish_if_done(*, session_id: str) -> None:
         session.metrics["stop_latency_s"] = (now - session.stop_requested_at).total_seconds()
     session.save(update_fields=["status", "finished_at", "metrics", "error"])
     transaction.on_commit(functools.partial(_cache_call, cache.delete, stop_key(session_id)))
+    transaction.on_commit(functools.partial(snapshots_prune, session_id, keep_latest=session.final_model_id is None))
     publish_on_commit(
         "training_stopped",
         {"session_id": session.id, "status": session.status, "metrics": session.metrics, "error": session.error},
