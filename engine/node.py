@@ -17,6 +17,7 @@ from engine.data import Batches, Corpus, validation_batches
 from engine.errors import DatasetUnavailable
 from engine.exchange import Exchange
 from engine.faults import FAULTS, FaultyExchange
+from engine.identity import Identity
 from engine.model import GPT, build_model
 from engine.rounds import Ledger, Round, RoundContext, RoundOutcome
 from engine.strategies import make_sync
@@ -172,8 +173,10 @@ def train_node(
     initial_state: Mapping[str, torch.Tensor] | None = None,
     resume: Resume | None = None,
     ledger: Ledger | None = None,
+    identity: Identity | None = None,
 ) -> NodeResult:
-    """Train ``spec``'s node to its last step (or a stop request), in rounds with its peers."""
+    """Train ``spec``'s node to its last step (or a stop request), in rounds with its peers
+    (with an ``identity``, its votes signed and theirs counted only when signed)."""
     if spec.fault is not None:
         exchange = FaultyExchange(exchange, spec.fault, delay_s=spec.policy.deadline_s * 1.5)
     run = _NodeRun(
@@ -186,6 +189,7 @@ def train_node(
         start=resume.state if resume is not None else initial_state,
         resume=resume,
         ledger=ledger,
+        identity=identity,
     )
     return run.train()
 
@@ -210,6 +214,7 @@ class _NodeRun:
         start: Mapping[str, torch.Tensor] | None,
         resume: Resume | None,
         ledger: Ledger | None,
+        identity: Identity | None,
     ) -> None:
         self.spec, self.exchange, self.reporter, self.should_stop, self.device = (
             spec,
@@ -238,7 +243,15 @@ class _NodeRun:
         probe_batch = self.val[rank % len(self.val)]
         self.probe = Probe(self.model, probe_batch, device, spec.train.bf16) if spec.policy.check_loss else None
         self.ctx = RoundContext(
-            exchange, spec.session, spec.node_id, spec.members, spec.policy, spec.wire_dtype, should_stop, ledger
+            exchange,
+            spec.session,
+            spec.node_id,
+            spec.members,
+            spec.policy,
+            spec.wire_dtype,
+            should_stop,
+            ledger,
+            identity,
         )
         momentum = resume.state.get(OUTER_MOMENTUM) if resume is not None else None
         self.sync = make_sync(

@@ -37,6 +37,7 @@ from engine.aggregation import aggregate
 from engine.config import Policy
 from engine.errors import AggregatorBoundError, EngineError, ModelDivergence
 from engine.exchange import Exchange
+from engine.identity import Identity
 from engine.quorum import Decision, Vote, accept_all, failed, tally
 
 Judge = Callable[[dict[str, torch.Tensor]], list[Vote]]
@@ -101,6 +102,8 @@ class RoundContext:
     # Checked while waiting: a stop request ends the round at once (through the decision).
     should_stop: Callable[[], bool] = lambda: False
     ledger: Ledger | None = None
+    # With an identity, votes are signed, and a peer's count only under its valid signature.
+    identity: Identity | None = None
 
     def key(self, index: int, *parts: str) -> str:
         return self.prefix(index) + ":".join(parts)
@@ -133,6 +136,7 @@ class Round:
     metas: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     refused: dict[str, str] = field(default_factory=dict, init=False)  # unreadable, or from another base
     fetched: dict[str, tuple[int, float]] = field(default_factory=dict, init=False)
+    unauthenticated: dict[str, str] = field(default_factory=dict, init=False)  # voters whose votes were dropped
 
     def __post_init__(self) -> None:
         self.sent, self.received = self.ctx.exchange.bytes_sent, self.ctx.exchange.bytes_received
@@ -218,13 +222,32 @@ class Round:
                 self.index, proposals, base_hash=self.base_hash, deadline=time.time() + ctx.policy.deadline_s
             )
         mine = self.judge(self.updates) + [Vote(ctx.node_id, n, False, why) for n, why in self.refused.items()]
-        exchange.put(ctx.key(self.index, "votes", ctx.node_id), json.dumps([asdict(v) for v in mine]).encode())
+        key = ctx.key(self.index, "votes", ctx.node_id)
+        payload = json.dumps([asdict(v) for v in mine])
+        signature = ctx.identity.sign(f"{key}\n{payload}".encode()).hex() if ctx.identity is not None else ""
+        exchange.put(key, json.dumps({"votes": payload, "signature": signature}).encode())
         until = time.monotonic() + ctx.policy.deadline_s
-        keys = [ctx.key(self.index, "votes", m) for m in self.proposers]
-        raw_votes = exchange.wait(keys, until=until, cancelled=ctx.should_stop)
+        voters = {ctx.key(self.index, "votes", m): m for m in self.proposers}
+        raw_votes = exchange.wait(list(voters), until=until, cancelled=ctx.should_stop)
         if ctx.policy.require_operator_approval and ctx.ledger is not None:
             self._await_operators(until)
-        return [Vote(**v) for blob in raw_votes.values() for v in json.loads(blob)]
+        return [vote for key, blob in raw_votes.items() for vote in self._votes_of(voters[key], key, blob)]
+
+    def _votes_of(self, voter: str, key: str, blob: bytes) -> list[Vote]:
+        """``voter``'s votes as published under ``key``: none when unreadable, unsigned or not
+        signed by ``voter`` (with an identity), and only those cast in its own name."""
+        try:
+            envelope = json.loads(blob)
+            payload, signature = str(envelope["votes"]), bytes.fromhex(str(envelope["signature"]))
+            cast = [Vote(**v) for v in json.loads(payload)]
+        except (ValueError, TypeError, KeyError):
+            self.unauthenticated[voter] = "unreadable votes"
+            return []
+        identity = self.ctx.identity
+        if identity is not None and not identity.verify(voter, f"{key}\n{payload}".encode(), signature):
+            self.unauthenticated[voter] = "votes not signed with its registered key"
+            return []
+        return [v for v in cast if v.voter == voter]
 
     def adopt_majority(self) -> RoundOutcome:
         """A minority never decides a merge: wait for the majority's decision, else record the partition."""

@@ -226,7 +226,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = ["ncrsh_site.login_guard.GuardedModelBackend"]
 # Failed logins per account and per IP within LOGIN_LOCKOUT lock that account or IP for as long.
-LOGIN_MAX_FAILURES = parse_int_env("NCRSH_LOGIN_MAX_FAILURES", default=10, low=1, high=10_000)
+LOGIN_MAX_FAILURES = parse_int_env("NCRSH_LOGIN_MAX_FAILURES", default=10, low=1, high=1_000_000)
 LOGIN_MAX_FAILURES_PER_IP = parse_int_env("NCRSH_LOGIN_MAX_FAILURES_PER_IP", default=50, low=1, high=1_000_000)
 LOGIN_LOCKOUT = parse_duration("NCRSH_LOGIN_LOCKOUT", ENV.get("NCRSH_LOGIN_LOCKOUT") or "15m")
 LOGIN_GUARD_KEY_PREFIX = "ncrsh.login."

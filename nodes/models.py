@@ -54,6 +54,9 @@ class Node(models.Model):
         help_text="bytes of its training device's memory (embedded: its share of the host's)",
     )
     network_latency = models.FloatField(null=True, blank=True, help_text="milliseconds to the control plane")
+    public_key = models.CharField(
+        max_length=64, blank=True, default="", help_text="Ed25519, hex: its exchange votes count only signed with it"
+    )
     config = models.JSONField(default=dict)
     network = models.JSONField(default=dict, blank=True, help_text="exchange traffic and latency: nodes/network.py")
     created_at = models.DateTimeField(auto_now_add=True)

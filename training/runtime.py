@@ -34,6 +34,7 @@ from models_store.services import checkpoint_register, snapshot_latest, snapshot
 from ncrsh_site.api import finite
 from ncrsh_site.errors import ConsensusFailed, DomainError
 from ncrsh_site.events import publish
+from nodes.identity import node_identity
 from nodes.models import Node
 from nodes.services import network_record
 from training.models import NodeRun, RunStatus, TrainingSession
@@ -335,6 +336,7 @@ def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
                 initial_state=_initial_state(session),
                 resume=_resume(session),
                 ledger=DatabaseLedger(session),
+                identity=node_identity(node_id),
             )
         if result.rounds and not result.stopped and not any(r.committed for r in result.rounds):
             reasons = sorted({r.reason for r in result.rounds})

@@ -10,8 +10,10 @@ from typing import Any
 
 from django.conf import settings
 
+from engine.identity import public_key_hex
 from nodes.hardware import device_memory, host_memory
 from nodes.heartbeat import Heartbeat
+from nodes.identity import node_private_key
 from nodes.services import node_leave, node_register, stable_node_id
 from training.dispatch import dispatch_run
 from training.services import runs_rejoin, sweep
@@ -28,7 +30,12 @@ def start_local_nodes(count: int) -> Heartbeat | None:
     ram = host_memory()
     for node_id, i in zip(node_ids, range(count), strict=True):
         # They share this host's memory with each other and with the server itself.
-        node_register(node_id=node_id, address=f"{host}/local{i}", memory_total=ram // count if ram else None)
+        node_register(
+            node_id=node_id,
+            address=f"{host}/local{i}",
+            memory_total=ram // count if ram else None,
+            public_key=public_key_hex(node_private_key(node_id)),
+        )
         # This process is their only worker: whatever they were running died with the last one.
         rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
         if rejoined:
@@ -50,7 +57,11 @@ def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None
         # Only the child process initialises CUDA; it sees its one GPU as cuda:0.
         os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
     node_register(
-        node_id=node_id, address=f"{host}/{device}", claim=node is not None, memory_total=device_memory(device)
+        node_id=node_id,
+        address=f"{host}/{device}",
+        claim=node is not None,
+        memory_total=device_memory(device),
+        public_key=public_key_hex(node_private_key(node_id)),
     )
     rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
     if rejoined:

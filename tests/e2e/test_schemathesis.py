@@ -13,12 +13,20 @@ from tests.support.live import fresh_database, live_server, server_env
 
 pytestmark = pytest.mark.live
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
+EXAMPLES = 200  # per operation, the training and node-deleting ones included
 
 
 def test_no_operation_gives_a_5xx_or_breaks_its_schema(server_home: Path) -> None:
-    # Limits raised so that the fuzzer measures the API, not the rate limiter.
+    # Limits raised so that the fuzzer measures the API, not the rate limiter or the login lockout.
     limits = dict.fromkeys(
-        ("NCRSH_RATE_LIMIT", "NCRSH_RATE_LIMIT_AUTHENTICATED", "NCRSH_RATE_LIMIT_TRAINING"), "1000000"
+        (
+            "NCRSH_RATE_LIMIT",
+            "NCRSH_RATE_LIMIT_AUTHENTICATED",
+            "NCRSH_RATE_LIMIT_TRAINING",
+            "NCRSH_LOGIN_MAX_FAILURES",
+            "NCRSH_LOGIN_MAX_FAILURES_PER_IP",
+        ),
+        "1000000",
     )
     with fresh_database(server_home) as db, live_server(server_env(server_home, db | limits)) as server:
         result = subprocess.run(
@@ -29,7 +37,7 @@ def test_no_operation_gives_a_5xx_or_breaks_its_schema(server_home: Path) -> Non
                 "--header",
                 f"Authorization: Bearer {server.login()}",
                 "--max-examples",
-                "50",
+                str(EXAMPLES),
                 "--checks",
                 "all",
                 # hidden_size must be divisible by num_heads: a cross-field rule that JSON Schema
@@ -41,9 +49,10 @@ def test_no_operation_gives_a_5xx_or_breaks_its_schema(server_home: Path) -> Non
             ],
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=1500,
         )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
     assert counts, result.stdout[-3000:]
+    print(result.stdout[-4000:], flush=True)
     assert int(counts.group(1)) == int(counts.group(2)) >= 300

@@ -11,6 +11,7 @@ import torch
 from engine.config import Policy
 from engine.errors import ModelDivergence
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore
+from engine.identity import KeyIdentity, load_private_key, new_private_key, public_key_hex
 from engine.quorum import Decision, Vote, counted_votes
 from engine.rounds import Round, RoundContext, RoundOutcome
 from engine.voting import judge
@@ -221,3 +222,40 @@ def test_under_required_approval_the_round_waits_for_the_operator_and_follows_th
 def test_under_required_approval_without_an_operator_nothing_is_merged() -> None:
     outcomes = _with_ledger(MemoryLedger(), Policy(deadline_s=0.5, require_operator_approval=True))
     assert all(not o.committed and o.decision.reason.startswith("CONSENSUS_FAILED") for o in outcomes.values())
+
+
+def _signed_round(identities: Mapping[str, KeyIdentity]) -> dict[str, RoundOutcome]:
+    store, outcomes, policy = MemoryStore(), {}, Policy(deadline_s=1.0)
+
+    def node(name: str) -> None:
+        ctx = RoundContext(InMemoryExchange(store), "s", name, MEMBERS, policy, identity=identities[name])
+        outcomes[name] = Round(ctx, 0, torch.ones(8), base_hash="sha256:same", meta={}, judge=_judge(name)).run()
+
+    threads = [threading.Thread(target=node, args=(name,)) for name in MEMBERS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.parametrize("impostor", ["signs with another key", "has no registered key"])
+def test_votes_count_only_under_the_voters_registered_key(impostor: str) -> None:
+    keys = {name: load_private_key(new_private_key()) for name in MEMBERS}
+    registry = {name: public_key_hex(key) for name, key in keys.items()}
+    if impostor == "has no registered key":
+        del registry["n2"]
+    else:
+        keys["n2"] = load_private_key(new_private_key())
+    outcomes = _signed_round({name: KeyIdentity(keys[name], registry.get) for name in MEMBERS})
+    decision = outcomes["n0"].decision
+    assert decision.committed
+    assert decision.approvals == dict.fromkeys(MEMBERS, 2)  # n0's and n1's votes; not n2's
+    assert {v.voter for v in outcomes["n0"].votes} == {"n0", "n1"}
+
+
+def test_with_every_key_registered_every_vote_counts() -> None:
+    keys = {name: load_private_key(new_private_key()) for name in MEMBERS}
+    registry = {name: public_key_hex(key) for name, key in keys.items()}
+    outcomes = _signed_round({name: KeyIdentity(keys[name], registry.get) for name in MEMBERS})
+    assert outcomes["n1"].decision.approvals == dict.fromkeys(MEMBERS, 3)
