@@ -53,6 +53,10 @@ def test_no_operation_gives_a_5xx_or_breaks_its_schema(server_home: Path) -> Non
         )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
+    tested = re.search(r"Tested: (\d+)", result.stdout)
     assert counts, result.stdout[-3000:]
-    print(result.stdout[-4000:], flush=True)
-    assert int(counts.group(1)) == int(counts.group(2)) >= 300
+    assert tested, result.stdout[-3000:]
+    # Every operation fuzzed, the training and node-deleting ones included; 6892 cases for 24 at
+    # the seed above (2026-11-27): some inputs are small spaces, exhausted before 200.
+    assert int(tested.group(1)) >= 24
+    assert int(counts.group(1)) == int(counts.group(2)) >= EXAMPLES * int(tested.group(1))
