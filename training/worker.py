@@ -21,10 +21,14 @@ from training.services import runs_rejoin, sweep
 logger = logging.getLogger(__name__)
 
 
-def start_local_nodes(count: int) -> Heartbeat | None:
-    """Embedded mode: ``count`` nodes served by this process's threads, ids stable per host."""
+def start_local_nodes(count: int) -> Heartbeat:
+    """The server's own beat: ``count`` nodes served by this process's threads (embedded; ids
+    stable per host), and the sweep on a schedule of its own, so that silent nodes and runs
+    leave their sessions even when no worker is left to sweep (fleet: every worker gone)."""
     if count == 0:
-        return None
+        sweeper = Heartbeat([], sweep=sweep)
+        sweeper.start()
+        return sweeper
     host = socket.gethostname()
     node_ids = [stable_node_id(host=host, device=f"local{i}") for i in range(count)]
     ram = host_memory()
