@@ -1,16 +1,22 @@
-"""Model Management (spec): list, save, load, download."""
+"""Model Management (spec): list, save, load, download; and export (Hugging Face)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
+import tarfile
+import tempfile
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import BinaryIO
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -103,4 +109,63 @@ class ModelDownloadApi(SwarmApi):
         digest = base64.b64encode(bytes.fromhex(checkpoint.sha256)).decode()
         response["Digest"] = f"sha-256={digest}"
         response["Repr-Digest"] = f"sha-256=:{digest}:"
+        return response
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=services.EXPORT_FORMATS, default="hf", help_text="hf: Hugging Face")
+
+
+def _tar(folder: Path, files: list[Path]) -> AsyncIterator[bytes]:
+    """A tar archive of ``files``, written as it is sent (headers, then each file a chunk at a
+    time: never whole in memory); ``folder`` is deleted once the last byte is out."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            for path in files:
+                info = tarfile.TarInfo(path.name)
+                info.size, info.mode, info.mtime = path.stat().st_size, 0o644, int(time.time())
+                yield info.tobuf(format=tarfile.PAX_FORMAT)
+                async for chunk in _chunks(await asyncio.to_thread(path.open, "rb")):
+                    yield chunk
+                if info.size % tarfile.BLOCKSIZE:
+                    yield tarfile.NUL * (tarfile.BLOCKSIZE - info.size % tarfile.BLOCKSIZE)
+            yield tarfile.NUL * (2 * tarfile.BLOCKSIZE)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    return stream()
+
+
+class ModelExportApi(SwarmApi):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        """``?format=`` names the export format here, not one of DRF's renderers (errors: JSON)."""
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        operation_id="models_export",
+        parameters=[ExportQuerySerializer],
+        responses={
+            (200, "application/x-tar"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="a Hugging Face model folder (config.json, model.safetensors with GPT-2's tensor names,"
+                " generation_config.json, tokenizer.json, tokenizer_config.json): AutoModelForCausalLM and"
+                " AutoTokenizer load it with no custom code",
+            ),
+            **error_responses(400, 404, 422),
+        },
+    )
+    def get(self, request: Request, model_id: str) -> StreamingHttpResponse:
+        query = ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        checkpoint = selectors.checkpoint_get(model_id=model_id)
+        folder = Path(tempfile.mkdtemp(prefix=f"{checkpoint.id}-export-"))
+        try:
+            files = services.checkpoint_export(checkpoint=checkpoint, into=folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        response = StreamingHttpResponse(_tar(folder, files), content_type="application/x-tar")
+        response["Content-Disposition"] = f'attachment; filename="{checkpoint.id}-hf.tar"'
         return response

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from engine.export import export_hf
 from engine.files import file_sha256, read_metadata, stream_sha256
 from models_store.models import Checkpoint, new_model_id
 from models_store.selectors import checkpoint_get, checkpoint_path
@@ -107,6 +108,20 @@ def checkpoint_open(*, checkpoint: Checkpoint) -> BinaryIO:
         handle.close()
         raise
     return handle
+
+
+EXPORT_FORMATS = ("hf",)
+
+
+def checkpoint_export(*, checkpoint: Checkpoint, into: Path) -> list[Path]:
+    """The checkpoint as a Hugging Face model folder written ``into`` (engine.export), from its
+    verified bytes; the files, in archive order."""
+    with checkpoint_open(checkpoint=checkpoint) as handle:
+        data = handle.read()
+    try:
+        return export_hf(data, into)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelCorrupt(f"{checkpoint.id}: cannot be exported: {exc}") from None
 
 
 def checkpoint_verify(*, checkpoint: Checkpoint) -> None:

@@ -227,6 +227,24 @@ async def models_download(client: SwarmClient, args: argparse.Namespace) -> int:
     return 0
 
 
+async def models_export(client: SwarmClient, args: argparse.Namespace) -> int:
+    bar = ProgressBar()
+
+    def show(done: int, _total: int | None) -> None:
+        if not args.json:
+            bar.update(None, f"{args.model_id} as {args.format}  {human_bytes(done)}")
+
+    try:
+        files = await client.models.export(args.model_id, args.output, format=args.format, on_progress=show)
+    finally:
+        bar.close()
+    if args.json:
+        as_json({"model_id": args.model_id, "format": args.format, "files": [str(f) for f in files]})
+    else:
+        print(f"exported {args.model_id} to {args.output}: {', '.join(f.name for f in files)}")
+    return 0
+
+
 # --- consensus and network ----------------------------------------------------------------------
 async def consensus_status(client: SwarmClient, args: argparse.Namespace) -> int:
     status = await client.consensus.status()
@@ -351,6 +369,10 @@ def add_client_commands(commands: Any) -> None:
     download = command(models, "download", models_download, "download and verify a checkpoint")
     download.add_argument("model_id")
     download.add_argument("-o", "--output", help="file or folder (default: ./<model_id>.safetensors)")
+    export = command(models, "export", models_export, "a checkpoint as a Hugging Face model folder")
+    export.add_argument("model_id")
+    export.add_argument("--format", choices=["hf"], default="hf", help="hf: transformers loads it (default)")
+    export.add_argument("-o", "--output", required=True, help="the folder to write (created if missing)")
 
     consensus = group("consensus", "the consensus ledger")
     history = command(consensus, "history", consensus_history, "decisions, newest first")

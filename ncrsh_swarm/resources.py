@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tarfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,6 +215,37 @@ class Models(Resource):
             raise DownloadCorrupt(f"{model_id}: sha256 {digest.hexdigest()}, the server announced {expected}")
         partial.replace(target)
         return target
+
+    async def export(
+        self,
+        model_id: str,
+        directory: str | os.PathLike[str],
+        *,
+        format: str = "hf",
+        on_progress: Callable[[int, int | None], None] | None = None,
+        chunk_size: int = 1 << 20,
+    ) -> Sequence[Path]:
+        """The model as a Hugging Face folder in ``directory`` (created if missing):
+        ``transformers``' ``AutoModelForCausalLM.from_pretrained(directory)`` loads it. The
+        archive is streamed to a temporary file and unpacked only when whole; the files written."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        partial = target / f".{model_id}-{format}.tar.part"
+        try:
+            async with self._client.stream("GET", f"models/{model_id}/export", params={"format": format}) as response:
+                done = 0
+                with partial.open("wb") as sink:
+                    async for chunk in response.aiter_bytes(chunk_size):
+                        sink.write(chunk)
+                        done += len(chunk)
+                        if on_progress is not None:
+                            on_progress(done, None)
+            with tarfile.open(partial) as archive:
+                names = archive.getnames()
+                archive.extractall(target, filter="data")  # plain files inside target only
+        finally:
+            partial.unlink(missing_ok=True)
+        return [target / name for name in names]
 
 
 class Network(Resource):

@@ -107,6 +107,35 @@ def test_models_list_and_download_with_verification(ncrsh: Ncrsh, tmp_path: Path
     assert "error 404 NOT_FOUND" in missing.stderr
 
 
+def test_a_trained_model_exported_for_hugging_face_computes_the_engines_logits(ncrsh: Ncrsh, tmp_path: Path) -> None:
+    import torch
+    import transformers
+
+    from engine.checkpoint import load_checkpoint
+    from engine.config import ModelConfig
+    from engine.model import build_model
+    from engine.tokenizer import Tokenizer
+
+    model = json.loads(ncrsh("models", "list", "--json").stdout)[0]  # a trained session's
+    assert ncrsh("models", "download", model["id"], "-o", str(tmp_path)).returncode == 0
+    result = ncrsh("models", "export", model["id"], "--format", "hf", "-o", str(tmp_path / "hf"))
+    assert result.returncode == 0, result.stderr
+    assert "config.json" in result.stdout
+    saved = load_checkpoint(tmp_path / f"{model['id']}.safetensors", sha256=model["sha256"])
+    config = ModelConfig(**saved.metadata["model_config"])
+    engine = build_model(config, seed=0)
+    engine.load_state_dict({k: v for k, v in saved.tensors.items() if k in engine.state_dict()})
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    batch = torch.randint(0, config.vocab_size, (2, config.seq_len), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        assert torch.allclose(engine.eval()(batch)[0], hf(batch).logits, atol=1e-4)
+    text = "The swarm trained me.\n"
+    spec = saved.metadata["tokenizer"]
+    ours = Tokenizer.from_json(spec["spec"], spec["json"]).encode_batch([text])[0].tolist()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    assert tokenizer(text, add_special_tokens=False)["input_ids"] == ours
+
+
 def test_consensus_history_and_network_topology(ncrsh: Ncrsh) -> None:
     history = ncrsh("consensus", "history", "--limit", "3")
     assert history.returncode == 0, history.stderr
