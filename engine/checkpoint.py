@@ -68,9 +68,14 @@ def load_checkpoint(path: Path, *, sha256: str) -> Checkpoint:
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise CheckpointCorrupt(f"{path.name}: sha256 {actual} does not match the recorded {sha256}")
+    return parse_checkpoint(data, name=path.name, sha256=actual)
+
+
+def parse_checkpoint(data: bytes, *, name: str, sha256: str) -> Checkpoint:
+    """A checkpoint from bytes whose ``sha256`` the caller has checked; never unpickles."""
     try:
         tensors = st_load(data)
         metadata = header_metadata(data)
     except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointCorrupt(f"{path.name}: not a safetensors checkpoint: {exc}") from None
-    return Checkpoint(tensors=tensors, metadata=metadata, sha256=actual)
+        raise CheckpointCorrupt(f"{name}: not a safetensors checkpoint: {exc}") from None
+    return Checkpoint(tensors=tensors, metadata=metadata, sha256=sha256)

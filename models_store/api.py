@@ -25,6 +25,7 @@ from models_store.models import Checkpoint
 from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
 
 _CHUNK = 1 << 20
+MAX_NEW_TOKENS = 1024  # a sample runs in the web process: short by design
 
 
 class CheckpointSerializer(serializers.Serializer):
@@ -169,3 +170,45 @@ class ModelExportApi(SwarmApi):
         response = StreamingHttpResponse(_tar(folder, files), content_type="application/x-tar")
         response["Content-Disposition"] = f'attachment; filename="{checkpoint.id}-hf.tar"'
         return response
+
+
+class GenerateInputSerializer(StrictSerializer):
+    prompt = serializers.CharField(max_length=10_000, allow_blank=True, trim_whitespace=False, default="")
+    max_new_tokens = serializers.IntegerField(min_value=1, max_value=MAX_NEW_TOKENS, default=50)
+    temperature = serializers.FloatField(min_value=0.0, max_value=5.0, default=1.0, help_text="0: the likeliest token")
+    top_k = serializers.IntegerField(
+        min_value=1, max_value=1 << 20, required=False, help_text="sample among the k likeliest"
+    )
+    seed = serializers.IntegerField(min_value=0, max_value=2**62, required=False, help_text="for a reproducible sample")
+
+
+class GenerateOutputSerializer(serializers.Serializer):
+    model_id = serializers.CharField()
+    prompt = serializers.CharField()
+    completion = serializers.CharField(help_text="the text generated after the prompt")
+    tokens = serializers.IntegerField(help_text="tokens generated")
+    seconds = serializers.FloatField()
+
+
+class ModelGenerateApi(SwarmApi):
+    throttle_scope = "training"  # a model run: the training tier's rate limit
+
+    @extend_schema(
+        operation_id="models_generate",
+        request=GenerateInputSerializer,
+        responses={200: GenerateOutputSerializer, **error_responses(400, 404, 415, 422)},
+    )
+    def post(self, request: Request, model_id: str) -> Response:
+        body = GenerateInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        checkpoint = selectors.checkpoint_get(model_id=model_id)
+        sample = services.checkpoint_sample(
+            checkpoint=checkpoint,
+            prompt=data["prompt"],
+            max_new_tokens=data["max_new_tokens"],
+            temperature=data["temperature"],
+            top_k=data.get("top_k"),
+            seed=data.get("seed"),
+        )
+        return Response(GenerateOutputSerializer(sample).data)

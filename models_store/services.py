@@ -4,6 +4,7 @@ import errno
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -122,6 +123,47 @@ def checkpoint_export(*, checkpoint: Checkpoint, into: Path) -> list[Path]:
         return export_hf(data, into)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelCorrupt(f"{checkpoint.id}: cannot be exported: {exc}") from None
+
+
+def checkpoint_sample(
+    *,
+    checkpoint: Checkpoint,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """Text the checkpoint's model writes after ``prompt`` (on this process's CPU; the request's
+    bounds keep it short), with its own tokenizer."""
+    from engine.checkpoint import parse_checkpoint  # torch: only where a model is sampled
+    from engine.config import ModelConfig
+    from engine.errors import CheckpointCorrupt
+    from engine.model import build_model
+    from engine.sample import generate
+    from engine.tokenizer import Tokenizer
+
+    with checkpoint_open(checkpoint=checkpoint) as handle:
+        data = handle.read()
+    try:
+        loaded = parse_checkpoint(data, name=checkpoint.id, sha256=checkpoint.sha256)
+        config = ModelConfig(**loaded.metadata["model_config"])
+        spec = loaded.metadata.get("tokenizer") or {}
+        tokenizer = Tokenizer.from_json(spec.get("spec", "byte"), spec.get("json"))
+        model = build_model(config, seed=0)
+        model.load_state_dict({name: loaded.tensors[name] for name in model.state_dict()})
+    except (CheckpointCorrupt, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelCorrupt(f"{checkpoint.id}: cannot be sampled: {exc}") from None
+    ids = [int(i) for i in tokenizer.encode_batch([prompt])[0]] if prompt else []
+    started = time.perf_counter()
+    new = generate(model, ids, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, seed=seed)
+    return {
+        "model_id": checkpoint.id,
+        "prompt": prompt,
+        "completion": tokenizer.decode(new),
+        "tokens": len(new),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def checkpoint_verify(*, checkpoint: Checkpoint) -> None:

@@ -227,6 +227,23 @@ async def models_download(client: SwarmClient, args: argparse.Namespace) -> int:
     return 0
 
 
+async def models_sample(client: SwarmClient, args: argparse.Namespace) -> int:
+    sample = await client.models.generate(
+        args.model_id,
+        args.prompt,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+    )
+    if args.json:
+        as_json(sample.raw)
+    else:
+        print(f"{sample.prompt}{sample.completion}")
+        print(f"({sample.tokens} tokens in {sample.seconds:.2f}s)", file=sys.stderr)
+    return 0
+
+
 async def models_export(client: SwarmClient, args: argparse.Namespace) -> int:
     bar = ProgressBar()
 
@@ -369,6 +386,13 @@ def add_client_commands(commands: Any) -> None:
     download = command(models, "download", models_download, "download and verify a checkpoint")
     download.add_argument("model_id")
     download.add_argument("-o", "--output", help="file or folder (default: ./<model_id>.safetensors)")
+    sample = command(models, "sample", models_sample, "text a model writes after a prompt")
+    sample.add_argument("model_id")
+    sample.add_argument("--prompt", default="", help="what it continues (default: nothing)")
+    sample.add_argument("--max-new-tokens", type=int, default=50, help="1-1024 (default 50)")
+    sample.add_argument("--temperature", type=float, default=1.0, help="0: the likeliest token each time")
+    sample.add_argument("--top-k", type=int, help="sample among the k likeliest tokens")
+    sample.add_argument("--seed", type=int, help="for a reproducible sample")
     export = command(models, "export", models_export, "a checkpoint as a Hugging Face model folder")
     export.add_argument("model_id")
     export.add_argument("--format", choices=["hf"], default="hf", help="hf: transformers loads it (default)")

@@ -25,6 +25,7 @@ from ncrsh_swarm.types import (
     Node,
     NodeList,
     Progress,
+    Sample,
     Session,
     Topology,
     TrainingStatus,
@@ -215,6 +216,21 @@ class Models(Resource):
             raise DownloadCorrupt(f"{model_id}: sha256 {digest.hexdigest()}, the server announced {expected}")
         partial.replace(target)
         return target
+
+    async def generate(
+        self,
+        model_id: str,
+        prompt: str = "",
+        *,
+        max_new_tokens: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> Sample:
+        """What the model writes after ``prompt`` (the server runs it: at most 1024 tokens)."""
+        body: dict[str, Any] = {"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature}
+        body |= {k: v for k, v in (("top_k", top_k), ("seed", seed)) if v is not None}
+        return Sample.from_json(await self._client.request("POST", f"models/{model_id}/generate", json=body))
 
     async def export(
         self,

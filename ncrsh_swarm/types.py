@@ -171,6 +171,22 @@ class Model:
         return _known(cls, data, created=_when(data.get("created")))
 
 
+@dataclass(frozen=True)
+class Sample:
+    """Text a model wrote after a prompt (``POST /api/v1/models/{id}/generate``)."""
+
+    model_id: str
+    prompt: str
+    completion: str
+    tokens: int
+    seconds: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Sample:
+        return _known(cls, data)
+
+
 # --- datasets -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Dataset:

@@ -136,6 +136,21 @@ def test_a_trained_model_exported_for_hugging_face_computes_the_engines_logits(n
     assert tokenizer(text, add_special_tokens=False)["input_ids"] == ours
 
 
+def test_fifty_tokens_sampled_from_a_trained_model(ncrsh: Ncrsh) -> None:
+    model = json.loads(ncrsh("models", "list", "--json").stdout)[0]  # a trained session's
+    args = ("models", "sample", model["id"], "--prompt", "The ", "--max-new-tokens", "50", "--seed", "1")
+    sample = json.loads(ncrsh(*args, "--top-k", "20", "--json").stdout)
+    assert (sample["model_id"], sample["prompt"], sample["tokens"]) == (model["id"], "The ", 50)
+    printed = ncrsh(*args, "--top-k", "20")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == f"The {sample['completion']}\n"  # the same seed, the same text
+    refused = ncrsh("models", "sample", model["id"], "--max-new-tokens", "1000000")
+    assert refused.returncode == 1
+    assert "error 400 VALIDATION_ERROR: max_new_tokens" in refused.stderr
+    unknown = ncrsh("models", "sample", "model_nope")
+    assert (unknown.returncode, "error 404 NOT_FOUND" in unknown.stderr) == (1, True)
+
+
 def test_consensus_history_and_network_topology(ncrsh: Ncrsh) -> None:
     history = ncrsh("consensus", "history", "--limit", "3")
     assert history.returncode == 0, history.stderr
