@@ -17,6 +17,7 @@ from torch import nn
 
 from bench._common import model_config, print_table, write_results
 from engine.config import PRESETS, TrainConfig
+from engine.flops import flops_per_token
 from engine.model import GPT, build_model
 from engine.trainer import Trainer
 
@@ -95,8 +96,6 @@ def main() -> None:
     engine_tps, plain_tps = per_loop_tokens / engine_s, per_loop_tokens / plain_s
     ratio = engine_tps / plain_tps
     params = engine_model.num_parameters()
-    # 6N per token for the matmuls, plus attention: 12 * layers * hidden * seq_len.
-    flops_per_token = 6 * params + 12 * config.num_layers * config.hidden_size * config.seq_len
     rows = [["engine", engine_tps], ["plain PyTorch", plain_tps]]
     name = args.shape or args.preset
     print(f"model {name} ({params / 1e6:.1f}M parameters), device {device}, batch {args.batch_size}")
@@ -110,7 +109,7 @@ def main() -> None:
         "ratio": ratio,
     }
     if device.type == "cuda":
-        mfu = engine_tps * flops_per_token / (args.peak_tflops * 1e12)
+        mfu = engine_tps * flops_per_token(config) / (args.peak_tflops * 1e12)
         print(f"engine MFU: {mfu:.1%} of {args.peak_tflops:.0f} TFLOP/s")
         result["mfu"] = mfu
     write_results(f"overhead-{name}-{device.type}{'-compiled' if args.compile else ''}", result)

@@ -17,6 +17,8 @@ from engine.data import Batches, Corpus, validation_batches
 from engine.errors import DatasetUnavailable
 from engine.exchange import Exchange
 from engine.faults import FAULTS, FaultyExchange
+from engine.flops import flops_per_token
+from engine.flops import peak_flops as engine_peak_flops
 from engine.identity import Identity
 from engine.model import GPT, build_model
 from engine.rounds import Ledger, Round, RoundContext, RoundOutcome
@@ -174,9 +176,11 @@ def train_node(
     resume: Resume | None = None,
     ledger: Ledger | None = None,
     identity: Identity | None = None,
+    peak_flops: float | None = None,
 ) -> NodeResult:
     """Train ``spec``'s node to its last step (or a stop request), in rounds with its peers
-    (with an ``identity``, its votes signed and theirs counted only when signed)."""
+    (with an ``identity``, its votes signed and theirs counted only when signed). MFU is
+    reported against ``peak_flops`` (FLOP/s), by default the device's from engine.flops."""
     if spec.fault is not None:
         exchange = FaultyExchange(exchange, spec.fault, delay_s=spec.policy.deadline_s * 1.5)
     run = _NodeRun(
@@ -190,6 +194,7 @@ def train_node(
         resume=resume,
         ledger=ledger,
         identity=identity,
+        peak_flops=peak_flops,
     )
     return run.train()
 
@@ -215,6 +220,7 @@ class _NodeRun:
         resume: Resume | None,
         ledger: Ledger | None,
         identity: Identity | None,
+        peak_flops: float | None,
     ) -> None:
         self.spec, self.exchange, self.reporter, self.should_stop, self.device = (
             spec,
@@ -264,6 +270,10 @@ class _NodeRun:
         )
         self.staging = Staging()
         self.base_hash = fingerprint(self.sync.global_params(), self.staging)
+        if peak_flops is None and device.type == "cuda":
+            peak_flops = engine_peak_flops(torch.cuda.get_device_name(device))
+        # FLOPs of one token's training over the device's peak: tokens/s times this is the MFU.
+        self.mfu_per_token = flops_per_token(spec.model) / peak_flops if peak_flops else None
         self.rounds = resume.rounds if resume is not None else 0
         self.records: list[RoundRecord] = []
         self.compute_s = self.round_s = 0.0
@@ -297,19 +307,19 @@ class _NodeRun:
             if report:
                 assert accuracy is not None
                 elapsed = max(1e-9, time.perf_counter() - window_start)
-                self.reporter.log(
-                    {
-                        "loss": float(loss),
-                        "bits_per_byte": self.corpus.bits_per_byte(float(loss)),
-                        "accuracy": float(accuracy),
-                        "tokens_per_s": window_tokens / elapsed,
-                        "epoch": batches.epoch,
-                        "batch_progress": batches.batch_progress,
-                        "lr": trainer.optimizer.param_groups[0]["lr"],
-                        "round": self.rounds,
-                    },
-                    step + 1,
-                )
+                metrics = {
+                    "loss": float(loss),
+                    "bits_per_byte": self.corpus.bits_per_byte(float(loss)),
+                    "accuracy": float(accuracy),
+                    "tokens_per_s": window_tokens / elapsed,
+                    "epoch": batches.epoch,
+                    "batch_progress": batches.batch_progress,
+                    "lr": trainer.optimizer.param_groups[0]["lr"],
+                    "round": self.rounds,
+                }
+                if self.mfu_per_token is not None:
+                    metrics["mfu"] = metrics["tokens_per_s"] * self.mfu_per_token
+                self.reporter.log(metrics, step + 1)
                 window_start, window_tokens = time.perf_counter(), 0
 
         val_loss, val_accuracy = trainer.evaluate(self.val)  # the model holds the swarm's global weights

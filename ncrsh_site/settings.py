@@ -8,6 +8,7 @@ Fleet: ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (cache, Celery broker, ch
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from datetime import timedelta
@@ -201,6 +202,13 @@ DATA_ROOTS = [Path(p).resolve() for p in ENV.get("NCRSH_DATA_ROOTS", "").split(o
 CHECKPOINT_DIR = NCRSH_HOME / "checkpoints"
 # Prepared datasets (token shards), this host's: `ncrsh data prepare`, or on first use.
 DATASETS_DIR = Path(ENV.get("NCRSH_DATASETS_DIR") or NCRSH_HOME / "datasets").resolve()
+# Opt-in TensorBoard event files per session and node, under NCRSH_HOME/runs/<session>/<node>.
+TENSORBOARD = env_bool(ENV, "NCRSH_TENSORBOARD", default=False)
+if TENSORBOARD and importlib.util.find_spec("tensorboard") is None:
+    raise ConfigError("NCRSH_TENSORBOARD: needs the tensorboard package: pip install 'ncrsh-swarm[tracking]'")
+RUNS_DIR = NCRSH_HOME / "runs"
+# MFU's denominator: the device's peak (engine/flops.py knows common GPUs); set it for others.
+PEAK_FLOPS = parse_int_env("NCRSH_PEAK_TFLOPS", default=0, low=0, high=1_000_000) * 1e12 or None
 # A test-only switch: nodes named here corrupt their updates (scale, sign_flip or nan), as
 # "node_id=fault,node_id=fault". Refused in production.
 FAULT_INJECTION = dict(item.split("=", 1) for item in ENV.get("NCRSH_FAULT_INJECTION", "").split(",") if "=" in item)

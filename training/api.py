@@ -78,6 +78,9 @@ class ProgressSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()
     tokens_per_s = serializers.FloatField()
+    mfu = serializers.FloatField(
+        allow_null=True, help_text="mean model FLOPs utilisation of the nodes whose device peak is known (0-1)"
+    )
     round = serializers.IntegerField()
 
 
@@ -88,6 +91,8 @@ class NodeProgressSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     loss = serializers.FloatField(allow_null=True)
     bits_per_byte = serializers.FloatField(allow_null=True)
+    tokens_per_s = serializers.FloatField(allow_null=True)
+    mfu = serializers.FloatField(allow_null=True, help_text="model FLOPs utilisation, 0-1 (null: device peak unknown)")
     model_hash = serializers.CharField(allow_null=True)
 
 

@@ -28,17 +28,24 @@ class TrainingCollector(DatabaseCollector):
                 "Training throughput in tokens/s, per node of a running session",
                 labels=["session", "node"],
             ),
+            "mfu": GaugeMetricFamily(
+                "swarm_training_mfu",
+                "Model FLOPs utilisation (0-1), per node of a running session whose device peak is known",
+                labels=["session", "node"],
+            ),
         }
 
     def fill(self, families: dict[str, Metric]) -> None:
         from training.models import ACTIVE_SESSION_STATUSES, NodeRun, RunStatus
 
         runs = NodeRun.objects.filter(session__status__in=ACTIVE_SESSION_STATUSES, status=RunStatus.TRAINING)
-        rows = runs.values_list("session_id", "node_id", "loss", "bits_per_byte", "tokens_per_s")
-        for session_id, node_id, loss, bpb, tokens_per_s in rows:
+        rows = runs.values_list("session_id", "node_id", "loss", "bits_per_byte", "tokens_per_s", "mfu")
+        for session_id, node_id, loss, bpb, tokens_per_s, mfu in rows:
             if loss is not None:
                 cast(GaugeMetricFamily, families["loss"]).add_metric([session_id, node_id], loss)
             if bpb is not None:
                 cast(GaugeMetricFamily, families["bpb"]).add_metric([session_id, node_id], bpb)
             if tokens_per_s is not None:
                 cast(GaugeMetricFamily, families["tokens"]).add_metric([session_id, node_id], tokens_per_s)
+            if mfu is not None:
+                cast(GaugeMetricFamily, families["mfu"]).add_metric([session_id, node_id], mfu)

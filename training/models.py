@@ -88,6 +88,7 @@ class NodeRun(models.Model):
     bits_per_byte = models.FloatField(null=True, blank=True, help_text="the loss in bits per byte of text")
     accuracy = models.FloatField(null=True, blank=True)
     tokens_per_s = models.FloatField(null=True, blank=True)
+    mfu = models.FloatField(null=True, blank=True, help_text="model FLOPs utilisation, 0-1 (a device of known peak)")
     round = models.PositiveIntegerField(default=0)
     model_hash = models.CharField(max_length=80, blank=True, default="")
     metrics = models.JSONField(default=dict)

@@ -24,10 +24,11 @@ from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.data import Corpus
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 from engine.files import file_sha256
-from engine.node import NodeResult, NodeSpec, Resume, node_batches, train_node
+from engine.node import NodeResult, NodeSpec, Reporter, Resume, node_batches, train_node
 from engine.quorum import Decision, Vote
 from engine.rounds import RoundOutcome
 from engine.tokenizer import Tokenizer
+from engine.tracking import Reporters, TensorBoardReporter
 from models_store.dataset_services import dataset_local
 from models_store.selectors import checkpoint_path
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
@@ -124,6 +125,7 @@ class DatabaseReporter:
             bits_per_byte=finite(metrics["bits_per_byte"]),
             accuracy=finite(metrics["accuracy"]),
             tokens_per_s=metrics["tokens_per_s"],
+            mfu=metrics.get("mfu"),
             round=int(metrics["round"]),
         )
         self.session.refresh_from_db(fields=["status"])
@@ -273,6 +275,20 @@ def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult
 
 
 @contextlib.contextmanager
+def _reporter(run: NodeRun, session: TrainingSession, tokenizer: Tokenizer) -> Iterator[Reporter]:
+    """The control plane's reporter, and TensorBoard's beside it when NCRSH_TENSORBOARD is on."""
+    reporter = DatabaseReporter(run, session, tokenizer)
+    if not settings.TENSORBOARD:
+        yield reporter
+        return
+    board = TensorBoardReporter(settings.RUNS_DIR / session.id / run.node_id)
+    try:
+        yield Reporters(reporter, board)
+    finally:
+        board.close()
+
+
+@contextlib.contextmanager
 def run_pulse(run_id: int, claim: str) -> Iterator[None]:
     """The run's own liveness, beside its node's: while its process trains it, the run's row is
     touched every heartbeat. A run silent for NCRSH_OFFLINE_AFTER_S while its node still beats
@@ -325,18 +341,19 @@ def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
         NodeRun.objects.filter(id=run.id, claimed_by=token).update(
             total_steps=spec.train.total_steps(node_batches(spec, corpus).steps_per_epoch)
         )
-        with _exchange(session_id) as exchange:
+        with _exchange(session_id) as exchange, _reporter(run, session, corpus.tokenizer) as reporter:
             result = train_node(
                 spec,
                 corpus=corpus,
                 exchange=exchange,
-                reporter=DatabaseReporter(run, session, corpus.tokenizer),
+                reporter=reporter,
                 should_stop=lambda: stop_requested(session_id),
                 device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
                 initial_state=_initial_state(session),
                 resume=_resume(session),
                 ledger=DatabaseLedger(session),
                 identity=node_identity(node_id),
+                peak_flops=settings.PEAK_FLOPS,
             )
         if result.rounds and not result.stopped and not any(r.committed for r in result.rounds):
             reasons = sorted({r.reason for r in result.rounds})

@@ -49,6 +49,7 @@ def session_status(session: TrainingSession) -> dict[str, Any]:
         "step": min((r.step for r in runs), default=0),
         "total_steps": max((r.total_steps for r in runs), default=0),
         "tokens_per_s": sum(r.tokens_per_s or 0.0 for r in runs),
+        "mfu": _mean([r.mfu for r in runs if r.mfu is not None]),
         "round": max((r.round for r in runs), default=0),
     }
     return {
@@ -63,6 +64,8 @@ def session_status(session: TrainingSession) -> dict[str, Any]:
                 "step": r.step,
                 "loss": r.loss,
                 "bits_per_byte": r.bits_per_byte,
+                "tokens_per_s": r.tokens_per_s,
+                "mfu": r.mfu,
                 "model_hash": r.model_hash or None,
             }
             for r in runs

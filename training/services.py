@@ -279,6 +279,8 @@ def session_summary(runs: list[NodeRun]) -> dict[str, Any]:
         "exchange_seconds": exchange,
         # Share of node time spent in rounds (exchange, validation, voting, merge) vs computing.
         "round_overhead": exchange / (compute + exchange) if compute + exchange else 0.0,
+        # The nodes' last reported MFU, averaged (None where no device peak was known).
+        "mfu": (sum(m) / len(m)) if (m := [r.mfu for r in runs if r.mfu is not None]) else None,
     }
 
 

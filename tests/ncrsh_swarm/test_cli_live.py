@@ -84,6 +84,27 @@ def test_train_start_watch_follows_the_session_to_its_end(ncrsh: Ncrsh) -> None:
     assert status["status"] == "completed"
     assert status["session_id"] in result.stdout
     assert "completed" in ncrsh("train", "status").stdout
+    # MFU against the configured peak (NCRSH_PEAK_TFLOPS=1 for this CPU), per node and in all.
+    assert all(0 < node["mfu"] < 1 for node in status["nodes"])
+    assert status["progress"]["mfu"] == pytest.approx(sum(n["mfu"] for n in status["nodes"]) / 2)
+
+
+def test_a_finished_session_has_its_loss_series_in_tensorboard(ncrsh: Ncrsh, server: LiveServer) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    status = json.loads(ncrsh("train", "status", "--json").stdout)  # the session trained above
+    assert status["status"] == "completed"
+    runs = server.log.parent / "runs" / status["session_id"]
+    for node in status["nodes"]:
+        events = EventAccumulator(str(runs / node["id"]))
+        events.Reload()
+        losses = events.Scalars("train/loss")
+        assert len(losses) >= 10  # every 2nd of 30 steps
+        assert [e.step for e in losses] == sorted(e.step for e in losses)
+        assert losses[-1].value < losses[0].value  # it learned
+        assert {"train/bits_per_byte", "train/tokens_per_s", "train/mfu", "round/seconds"} <= set(
+            events.Tags()["scalars"]
+        )
 
 
 def test_a_bad_setting_prints_the_field_and_exits_non_zero(ncrsh: Ncrsh) -> None:
