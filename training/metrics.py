@@ -19,7 +19,7 @@ class TrainingCollector(DatabaseCollector):
                 labels=["session", "node"],
             ),
             "bpb": GaugeMetricFamily(
-                "swarm_training_bits_per_byte",
+                "swarm_training_bpb",
                 "Current training loss in bits per byte of text (comparable across tokenizers), per node",
                 labels=["session", "node"],
             ),
