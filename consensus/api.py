@@ -11,11 +11,11 @@ from rest_framework.response import Response
 
 from consensus import selectors, services
 from engine.quorum import OPERATOR
-from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import QuerySerializer, StrictSerializer, SwarmApi, error_responses
 from nodes.models import Node
 
 
-class HistoryQuerySerializer(serializers.Serializer):
+class HistoryQuerySerializer(QuerySerializer):
     session = serializers.CharField(required=False, allow_blank=True, help_text="a session id; empty or absent: all")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=50)
     offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
@@ -100,7 +100,7 @@ class ConsensusHistoryApi(SwarmApi):
         responses={200: HistorySerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
-        query = HistoryQuerySerializer(data=request.query_params.dict())
+        query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         decisions = selectors.decision_history(session_id=query.validated_data.get("session") or None)

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from models_store import selectors, services
 from models_store.models import Checkpoint
-from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import QuerySerializer, StrictSerializer, SwarmApi, error_responses
 
 _CHUNK = 1 << 20
 MAX_NEW_TOKENS = 1024  # a sample runs in the web process: short by design
@@ -113,7 +113,7 @@ class ModelDownloadApi(SwarmApi):
         return response
 
 
-class ExportQuerySerializer(serializers.Serializer):
+class ExportQuerySerializer(QuerySerializer):
     format = serializers.ChoiceField(choices=services.EXPORT_FORMATS, default="hf", help_text="hf: Hugging Face")
 
 

@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import permissions, serializers
+from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -36,6 +37,36 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+            # DRF turns a number given for a string into its text ("name": 0.0 -> "0.0").
+            not_text = sorted(
+                name
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField | serializers.ChoiceField)
+                and name in data
+                and data[name] is not None
+                and not isinstance(data[name], str)
+            )
+            if not_text:
+                raise serializers.ValidationError({name: ["Not a string."] for name in not_text})
+        return super().to_internal_value(data)
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query parameters (pass ``request.query_params``), each at most once: a repeated one
+    (``?offset=1&offset=x``) is a 400, not a silent pick of its last value; a blank one is a
+    value (not "absent", as DRF reads blank form fields). Unknown ones (``?format=``…) are ignored."""
+
+    def __init__(self, instance: Any = None, data: Any = empty, **kwargs: Any) -> None:
+        self.repeated: list[str] = []
+        if hasattr(data, "getlist"):
+            self.repeated = sorted(key for key in data if len(data.getlist(key)) > 1)
+            data = data.dict()
+        super().__init__(instance, data, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        repeated = {name: ["Give it once."] for name in self.repeated if name in self.fields}
+        if repeated:
+            raise serializers.ValidationError(repeated)
         return super().to_internal_value(data)
 
 

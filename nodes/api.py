@@ -9,7 +9,7 @@ from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ncrsh_site.api import IsStaffOrReadOnly, StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import IsStaffOrReadOnly, QuerySerializer, StrictSerializer, SwarmApi, error_responses
 from nodes import selectors, services
 from nodes.discovery import network_discover
 from nodes.models import NodeStatus
@@ -80,7 +80,7 @@ class NodeDetailOutputSerializer(NodeOutputSerializer):
 _STATUS_LIST = rf"^({'|'.join(NodeStatus.values)})(,({'|'.join(NodeStatus.values)}))*$"
 
 
-class NodeListQuerySerializer(serializers.Serializer):
+class NodeListQuerySerializer(QuerySerializer):
     # Not strict: unknown query parameters (such as DRF's ?format=) are ignored, as is usual.
     status = serializers.RegexField(
         _STATUS_LIST,
@@ -128,7 +128,7 @@ class NodeCollectionApi(SwarmApi):
         responses={200: NodeListOutputSerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
-        query = NodeListQuerySerializer(data=request.query_params.dict())
+        query = NodeListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         nodes = selectors.node_list(statuses=query.validated_data.get("status", ()))

@@ -16,7 +16,7 @@ from consensus.api import ConsensusStatusSerializer
 from consensus.models import RoundStatus
 from engine.config import Policy
 from models_store.api import CheckpointSerializer, SaveInputSerializer
-from ncrsh_site.api import SwarmApi, error_responses
+from ncrsh_site.api import QuerySerializer, SwarmApi, error_responses
 from nodes import selectors as node_selectors
 from nodes.api import NetworkMetricsSerializer, TopologySerializer
 from nodes.models import ALIVE_STATUSES, Node
@@ -24,12 +24,12 @@ from training import selectors, services
 from training.models import SessionStatus
 
 
-class NetworkQuerySerializer(serializers.Serializer):
+class NetworkQuerySerializer(QuerySerializer):
     session = serializers.CharField(required=False, help_text="a session id; absent: the running or latest session")
 
 
 def _session_members(request: Request) -> tuple[str | None, list[str]]:
-    query = NetworkQuerySerializer(data=request.query_params.dict())
+    query = NetworkQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     session = (
         selectors.session_get(session_id=query.validated_data["session"])

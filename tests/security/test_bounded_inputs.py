@@ -71,3 +71,22 @@ def test_nan_is_not_json(staff_client: APIClient) -> None:
     status, payload = _post_raw(staff_client, "/api/v1/consensus/vote", '{"approve": NaN}')
     assert status == 400
     assert payload["error"]["message"] == "PARSE_ERROR"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/consensus/history", "/api/v1/nodes", "/api/v1/network/topology", "/api/v1/models/model_x/export"],
+)
+def test_a_repeated_query_parameter_is_400_not_a_silent_pick(member_client: APIClient, url: str) -> None:
+    # Schemathesis (2026-11-27): ?offset=<junk>&offset=0 was answered 200 with the last value.
+    name = {"consensus": "offset", "nodes": "offset", "network": "session", "models": "format"}[url.split("/")[3]]
+    response = member_client.get(f"{url}?{name}=junk&{name}=0")
+    assert response.status_code == 400
+    assert response.json()["error"]["detail"] == {name: ["Give it once."]}
+
+
+def test_a_number_for_a_string_field_is_400_not_its_text(staff_client: APIClient) -> None:
+    # Schemathesis (2026-11-27): {"name": 0.0} made a dataset named "0.0" (202).
+    response = staff_client.post("/api/v1/datasets", {"name": 0.0, "source": "builtin:pystdlib"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["detail"] == {"name": ["Not a string."]}
