@@ -207,6 +207,11 @@ TENSORBOARD = env_bool(ENV, "NCRSH_TENSORBOARD", default=False)
 if TENSORBOARD and importlib.util.find_spec("tensorboard") is None:
     raise ConfigError("NCRSH_TENSORBOARD: needs the tensorboard package: pip install 'ncrsh-swarm[tracking]'")
 RUNS_DIR = NCRSH_HOME / "runs"
+# Opt-in Weights & Biases runs (one per node, grouped by session) in this project; wandb's own
+# settings apply (WANDB_API_KEY, WANDB_MODE=offline).
+WANDB_PROJECT = ENV.get("NCRSH_WANDB_PROJECT") or None
+if WANDB_PROJECT and importlib.util.find_spec("wandb") is None:
+    raise ConfigError("NCRSH_WANDB_PROJECT: needs the wandb package: pip install 'ncrsh-swarm[wandb]'")
 # MFU's denominator: the device's peak (engine/flops.py knows common GPUs); set it for others.
 PEAK_FLOPS = parse_int_env("NCRSH_PEAK_TFLOPS", default=0, low=0, high=1_000_000) * 1e12 or None
 # A test-only switch: nodes named here corrupt their updates (scale, sign_flip or nan), as

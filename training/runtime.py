@@ -28,7 +28,7 @@ from engine.node import NodeResult, NodeSpec, Reporter, Resume, node_batches, tr
 from engine.quorum import Decision, Vote
 from engine.rounds import RoundOutcome
 from engine.tokenizer import Tokenizer
-from engine.tracking import Reporters, TensorBoardReporter
+from engine.tracking import Reporters, TensorBoardReporter, WandbReporter
 from models_store.dataset_services import dataset_local
 from models_store.selectors import checkpoint_path
 from models_store.services import checkpoint_register, snapshot_latest, snapshot_path
@@ -276,16 +276,27 @@ def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult
 
 @contextlib.contextmanager
 def _reporter(run: NodeRun, session: TrainingSession, tokenizer: Tokenizer) -> Iterator[Reporter]:
-    """The control plane's reporter, and TensorBoard's beside it when NCRSH_TENSORBOARD is on."""
-    reporter = DatabaseReporter(run, session, tokenizer)
-    if not settings.TENSORBOARD:
-        yield reporter
-        return
-    board = TensorBoardReporter(settings.RUNS_DIR / session.id / run.node_id)
+    """The control plane's reporter, and beside it TensorBoard's (NCRSH_TENSORBOARD) and a
+    Weights & Biases run (NCRSH_WANDB_PROJECT) when asked for."""
+    folder = settings.RUNS_DIR / session.id / run.node_id
+    trackers: list[TensorBoardReporter | WandbReporter] = []
     try:
-        yield Reporters(reporter, board)
+        if settings.TENSORBOARD:
+            trackers.append(TensorBoardReporter(folder))
+        if settings.WANDB_PROJECT:
+            trackers.append(
+                WandbReporter(
+                    project=settings.WANDB_PROJECT,
+                    session=session.id,
+                    node=run.node_id,
+                    directory=folder,
+                    config=session.plan.to_json(),
+                )
+            )
+        yield Reporters(DatabaseReporter(run, session, tokenizer), *trackers)
     finally:
-        board.close()
+        for tracker in trackers:
+            tracker.close()
 
 
 @contextlib.contextmanager
