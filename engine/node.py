@@ -316,6 +316,8 @@ class _NodeRun:
                     "batch_progress": batches.batch_progress,
                     "lr": trainer.optimizer.param_groups[0]["lr"],
                     "round": self.rounds,
+                    # Share of this node's time so far spent in rounds rather than computing.
+                    "round_overhead": self.round_s / max(1e-9, self.round_s + self.compute_s),
                 }
                 if self.mfu_per_token is not None:
                     metrics["mfu"] = metrics["tokens_per_s"] * self.mfu_per_token

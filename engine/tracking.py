@@ -20,6 +20,7 @@ SCALARS = {
     "accuracy": "train/accuracy",
     "tokens_per_s": "train/tokens_per_s",
     "mfu": "train/mfu",
+    "round_overhead": "train/round_overhead",
     "lr": "train/lr",
 }
 

@@ -102,9 +102,16 @@ def test_a_finished_session_has_its_loss_series_in_tensorboard(ncrsh: Ncrsh, ser
         assert len(losses) >= 10  # every 2nd of 30 steps
         assert [e.step for e in losses] == sorted(e.step for e in losses)
         assert losses[-1].value < losses[0].value  # it learned
-        assert {"train/bits_per_byte", "train/tokens_per_s", "train/mfu", "round/seconds"} <= set(
-            events.Tags()["scalars"]
-        )
+        assert {
+            "train/bits_per_byte",
+            "train/tokens_per_s",
+            "train/mfu",
+            "train/round_overhead",
+            "round/seconds",
+            "round/bytes_sent",
+            "round/approvals",
+        } <= set(events.Tags()["scalars"])
+        assert all(0 <= e.value < 1 for e in events.Scalars("train/round_overhead"))
 
 
 def test_a_bad_setting_prints_the_field_and_exits_non_zero(ncrsh: Ncrsh) -> None:
