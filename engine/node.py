@@ -7,7 +7,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 import xxhash
@@ -19,7 +19,6 @@ from engine.exchange import Exchange
 from engine.faults import FAULTS, FaultyExchange
 from engine.flops import flops_per_token
 from engine.flops import peak_flops as engine_peak_flops
-from engine.identity import Identity
 from engine.model import GPT, build_model
 from engine.rounds import Ledger, Round, RoundContext, RoundOutcome
 from engine.strategies import make_sync
@@ -27,6 +26,9 @@ from engine.trainer import Trainer, evaluate
 from engine.vectors import flatten_parameters
 from engine.voting import judge
 from engine.wire import Staging, pack, to_bytes
+
+if TYPE_CHECKING:  # cryptography is needed only by nodes that sign (engine.identity)
+    from engine.identity import Identity
 
 
 class Reporter(Protocol):

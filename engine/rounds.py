@@ -29,7 +29,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
@@ -37,8 +37,10 @@ from engine.aggregation import aggregate
 from engine.config import Policy
 from engine.errors import AggregatorBoundError, EngineError, ModelDivergence
 from engine.exchange import Exchange
-from engine.identity import Identity
 from engine.quorum import Decision, Vote, accept_all, failed, tally
+
+if TYPE_CHECKING:  # cryptography is needed only by nodes that sign (engine.identity)
+    from engine.identity import Identity
 
 Judge = Callable[[dict[str, torch.Tensor]], list[Vote]]
 PARTITION = "NETWORK_PARTITION"
