@@ -94,6 +94,17 @@ class TrainConfig:
 
 # How an update travels (engine/wire.py): a float dtype, or blockwise int8; decoded to float32.
 WIRE_FORMATS = ("float32", "float16", "bfloat16", "int8")
+BLOCK = 4096  # int8: values per block, each with one float32 scale
+FLOAT_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+
+
+def byte_length(wire: str, numel: int) -> int:
+    """Bytes of ``numel`` values in the ``wire`` format (torch-free: the web process sizes sessions)."""
+    if wire == "int8":
+        blocks = -(-numel // BLOCK)
+        return blocks * 4 + blocks * BLOCK
+    return numel * FLOAT_BYTES[wire]
+
 
 AGGREGATORS = ("mean", "trimmed_mean", "median", "krum")
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config import ModelConfig
-from engine.wire import byte_length
+from engine.config import ModelConfig, byte_length
 
 GIB = 1 << 30
 

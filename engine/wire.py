@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.config import WIRE_FORMATS
+from engine.config import BLOCK, FLOAT_BYTES, WIRE_FORMATS, byte_length
 
-BLOCK = 4096
 _FLOAT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 assert (*_FLOAT_DTYPES, "int8") == WIRE_FORMATS
+assert {wire: dtype.itemsize for wire, dtype in _FLOAT_DTYPES.items()} == FLOAT_BYTES
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,6 @@ def to_bytes(packed: Packed, staging: Staging | None = None) -> list[memoryview]
     copy; off a GPU, through ``staging`` (a fresh one if none is given)."""
     parts = [packed.scales, packed.data] if packed.scales is not None else [packed.data]
     return [memoryview(part.numpy().data) for part in (staging or Staging()).host(parts)]
-
-
-def byte_length(wire: str, numel: int) -> int:
-    if wire == "int8":
-        blocks = -(-numel // BLOCK)
-        return blocks * 4 + blocks * BLOCK
-    return numel * _FLOAT_DTYPES[wire].itemsize
 
 
 def from_bytes(payload: bytes | bytearray | memoryview, wire: str, numel: int) -> Packed:

@@ -12,6 +12,9 @@ Every import of every module counts, those inside functions too.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,20 @@ def test_imports_go_only_downward(package: str) -> None:
 )
 def test_the_rule_catches_an_upward_import(package: str, source: str, allowed: bool) -> None:
     assert (violations(ROOT / package / "probe.py", source) == []) is allowed
+
+
+def test_the_web_process_does_not_import_torch() -> None:
+    # Torch is the training processes' (and the sample endpoint's, on use): the web process sizes
+    # and validates sessions with torch-free engine modules. engine.memory once pulled it in
+    # through engine.wire.
+    probe = "import sys, django; django.setup(); import ncrsh_site.urls, ncrsh_site.asgi; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "ncrsh_site.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == "False"

@@ -15,8 +15,9 @@ import xxhash
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from engine.config import byte_length
 from engine.exchange.base import Arrival, Exchange
-from engine.wire import Packed, Staging, byte_length, from_bytes, to_bytes, unpack
+from engine.wire import Packed, Staging, from_bytes, to_bytes, unpack
 
 CHUNK_BYTES = 64 * 1024 * 1024
 # A node rides out a Redis outage (a restart, a failover) of up to this long: every call retries

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from engine.wire import BLOCK, Staging, byte_length, from_bytes, pack, to_bytes, unpack
+from engine.config import BLOCK, byte_length
+from engine.wire import Staging, from_bytes, pack, to_bytes, unpack
 
 
 @pytest.mark.parametrize(("wire", "bytes_per_value"), [("float32", 4), ("float16", 2), ("bfloat16", 2), ("int8", 1)])
