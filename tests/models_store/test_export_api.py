@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import tarfile
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -15,13 +12,12 @@ import transformers  # the dev extra
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from engine.checkpoint import save_checkpoint
 from engine.config import tiny
 from engine.export import FILES
 from engine.model import build_model
 from models_store.models import Checkpoint
 from models_store.selectors import checkpoint_path
-from models_store.services import checkpoint_register
+from tests.support.checkpoints import stored_checkpoint, streamed
 
 pytestmark = pytest.mark.django_db
 
@@ -33,19 +29,7 @@ def model() -> torch.nn.Module:
 
 @pytest.fixture
 def checkpoint(tmp_path: Path, settings: Settings, model: torch.nn.Module) -> Checkpoint:
-    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
-    source = tmp_path / "source.safetensors"
-    save_checkpoint(source, model.state_dict(), {"round": 1, "model_config": tiny().to_dict()})
-    return checkpoint_register(
-        source=source, session_id=None, round_index=1, step=10, model_hash="x", metrics={}, model_config={}
-    )
-
-
-def _body(response: Any) -> bytes:
-    async def collect(parts: AsyncIterator[bytes]) -> bytes:
-        return b"".join([part async for part in parts])
-
-    return asyncio.run(collect(response.streaming_content))
+    return stored_checkpoint(settings, tmp_path, model.state_dict(), {"round": 1, "model_config": tiny().to_dict()})
 
 
 def test_the_archive_is_a_folder_transformers_loads(
@@ -55,7 +39,7 @@ def test_the_archive_is_a_folder_transformers_loads(
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-tar"
     assert response["Content-Disposition"] == f'attachment; filename="{checkpoint.id}-hf.tar"'
-    with tarfile.open(fileobj=io.BytesIO(_body(response))) as archive:
+    with tarfile.open(fileobj=io.BytesIO(streamed(response))) as archive:
         assert sorted(archive.getnames()) == sorted(FILES)
         archive.extractall(tmp_path / "hf", filter="data")
     hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()

@@ -10,23 +10,19 @@ import torch
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from engine.checkpoint import save_checkpoint
 from engine.config import tiny
 from engine.model import build_model
 from engine.sample import generate
 from models_store.models import Checkpoint
-from models_store.services import checkpoint_register
+from tests.support.checkpoints import stored_checkpoint
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def checkpoint(tmp_path: Path, settings: Settings) -> Checkpoint:
-    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
-    source = tmp_path / "source.safetensors"
-    save_checkpoint(source, build_model(tiny(), seed=1).state_dict(), {"model_config": tiny().to_dict()})
-    return checkpoint_register(
-        source=source, session_id=None, round_index=1, step=10, model_hash="x", metrics={}, model_config={}
+    return stored_checkpoint(
+        settings, tmp_path, build_model(tiny(), seed=1).state_dict(), {"model_config": tiny().to_dict()}
     )
 
 

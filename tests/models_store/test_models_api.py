@@ -7,22 +7,16 @@ import torch
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from engine.checkpoint import save_checkpoint
 from models_store.models import Checkpoint
 from models_store.selectors import checkpoint_path
-from models_store.services import checkpoint_register
+from tests.support.checkpoints import stored_checkpoint
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def checkpoint(tmp_path: Path, settings: Settings) -> Checkpoint:
-    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
-    source = tmp_path / "source.safetensors"
-    save_checkpoint(source, {"w": torch.arange(16.0)}, {"round": 2})
-    return checkpoint_register(
-        source=source, session_id=None, round_index=2, step=40, model_hash="sha256:x", metrics={}, model_config={}
-    )
+    return stored_checkpoint(settings, tmp_path, {"w": torch.arange(16.0)}, {"round": 2})
 
 
 def test_models_are_listed_with_their_hash_and_size(member_client: APIClient, checkpoint: Checkpoint) -> None:

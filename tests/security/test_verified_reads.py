@@ -4,9 +4,7 @@ and a truncated one hung the client (its Content-Length promised more)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +13,16 @@ import torch
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from engine.checkpoint import save_checkpoint
 from models_store.models import Checkpoint
 from models_store.selectors import checkpoint_path
-from models_store.services import checkpoint_register
+from tests.support.checkpoints import stored_checkpoint, streamed
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def checkpoint(tmp_path: Path, settings: Settings) -> Checkpoint:
-    settings.CHECKPOINT_DIR = tmp_path / "checkpoints"
-    source = tmp_path / "source.safetensors"
-    save_checkpoint(source, {"w": torch.arange(4096.0)}, {"round": 1})
-    return checkpoint_register(
-        source=source, session_id=None, round_index=1, step=10, model_hash="xxh3:x", metrics={}, model_config={}
-    )
-
-
-def _body(response: Any) -> bytes:
-    async def collect(parts: AsyncIterator[bytes]) -> bytes:
-        return b"".join([part async for part in parts])
-
-    return asyncio.run(collect(response.streaming_content))
+    return stored_checkpoint(settings, tmp_path, {"w": torch.arange(4096.0)}, {"round": 1})
 
 
 def _download(client: APIClient, checkpoint: Checkpoint) -> Any:
@@ -47,7 +32,7 @@ def _download(client: APIClient, checkpoint: Checkpoint) -> Any:
 def test_a_sound_checkpoint_is_served_whole(member_client: APIClient, checkpoint: Checkpoint) -> None:
     response = _download(member_client, checkpoint)
     assert response.status_code == 200
-    body = _body(response)
+    body = streamed(response)
     assert len(body) == int(response["Content-Length"]) == checkpoint.size
     assert hashlib.sha256(body).hexdigest() == checkpoint.sha256
 
