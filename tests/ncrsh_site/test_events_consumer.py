@@ -220,11 +220,8 @@ def test_events_published_in_an_outage_are_retried_and_delivered_in_order(monkey
     layer = FlakyLayer(failures=4)
     monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
     monkeypatch.setattr(events, "_background", None)  # a loop (and outbox) of this test's own
-    started = time.monotonic()
     for i in range(5):
-        events.publish("node_left", {"node_id": f"node_{i}"})
-    # The first publisher waited its handover time; the others, seeing the outage, did not.
-    assert time.monotonic() - started < events.HANDOVER_TIMEOUT_S + 1.0
+        events.publish("node_left", {"node_id": f"node_{i}"})  # never raises for the outage
     deadline = time.monotonic() + 10
     while len(layer.sent) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
