@@ -12,7 +12,8 @@ from engine.tokenizer import load_tokenizer
 from nodes.models import Node, NodeStatus
 from tests.support.services import plan_config
 from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
-from training.runtime import DatabaseReporter, _stores, execute_run
+from training.reporting import DatabaseReporter
+from training.runtime import _stores, execute_run
 from training.services import StaleRun, run_finish, runs_rejoin
 
 pytestmark = pytest.mark.django_db

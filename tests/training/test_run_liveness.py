@@ -13,7 +13,7 @@ from pytest_django.fixtures import Settings
 
 from nodes.models import Node, NodeStatus
 from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
-from training.runtime import run_pulse
+from training.reporting import run_pulse
 from training.services import runs_rejoin, sweep
 
 
