@@ -8,58 +8,13 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ncrsh_swarm.client import DEFAULT_URL, SwarmClient, login, refresh
-from ncrsh_swarm.errors import AuthenticationError, SwarmError
+from ncrsh_swarm.client import DEFAULT_URL, SwarmClient, login
+from ncrsh_swarm.errors import SwarmError
+from ncrsh_swarm.running import Command, report, run
 from ncrsh_swarm.terminal import Credentials, ProgressBar, as_json, human_bytes, table
 from ncrsh_swarm.types import Progress, TrainingStatus
-
-Command = Callable[[SwarmClient, argparse.Namespace], Awaitable[int]]
-
-
-def _connection(args: argparse.Namespace) -> tuple[str, str | None, Credentials | None]:
-    """(url, token, the saved login if the token is its): flags, then environment, then the saved login."""
-    saved = Credentials.load()
-    url = args.url or os.environ.get("NCRSH_URL") or (saved.url if saved else DEFAULT_URL)
-    token = args.token or os.environ.get("NCRSH_TOKEN")
-    if token is None and saved is not None and saved.url == url:
-        return url, saved.access, saved
-    return url, token, None
-
-
-async def _call(command: Command, args: argparse.Namespace) -> int:
-    url, token, saved = _connection(args)
-    try:
-        async with SwarmClient(url, token) as client:
-            return await command(client, args)
-    except AuthenticationError:
-        if saved is None:
-            raise
-    # The saved access token expired: refresh it once (the refresh token rotates) and try again.
-    tokens = await refresh(url, saved.refresh)
-    Credentials(url, saved.username, tokens.access, tokens.refresh).save()
-    async with SwarmClient(url, tokens.access) as client:
-        return await command(client, args)
-
-
-def run(command: Command, args: argparse.Namespace) -> None:
-    try:
-        code = asyncio.run(_call(command, args))
-    except SwarmError as exc:
-        code = _report(exc)
-    except KeyboardInterrupt:
-        code = 130
-    raise SystemExit(code)
-
-
-def _report(exc: SwarmError) -> int:
-    detail = exc.detail
-    if isinstance(detail, dict):  # a validation error: each field and its messages
-        detail = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in detail.items())
-    print(f"ncrsh: error {exc.code} {exc.message}: {detail}", file=sys.stderr)
-    return 1
 
 
 # --- login --------------------------------------------------------------------------------------
@@ -70,7 +25,7 @@ def login_command(args: argparse.Namespace) -> None:
     try:
         tokens = asyncio.run(login(url, username, password))
     except SwarmError as exc:
-        raise SystemExit(_report(exc)) from None
+        raise SystemExit(report(exc)) from None
     path = Credentials(url, username, tokens.access, tokens.refresh).save()
     hours = tokens.expires_in / 3600
     print(f"Logged in to {url} as {username}; token saved to {path} (valid {hours:g} h, then refreshed)")
