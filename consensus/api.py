@@ -11,14 +11,13 @@ from rest_framework.response import Response
 
 from consensus import selectors, services
 from engine.quorum import OPERATOR
-from ncrsh_site.api import QuerySerializer, StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import PageQuerySerializer, PageSerializer, StrictSerializer, SwarmApi, error_responses, page_links
 from nodes.models import Node
 
 
-class HistoryQuerySerializer(QuerySerializer):
+class HistoryQuerySerializer(PageQuerySerializer):
     session = serializers.CharField(required=False, allow_blank=True, help_text="a session id; empty or absent: all")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=50)
-    offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
 
 
 class VoteCountSerializer(serializers.Serializer):
@@ -61,15 +60,18 @@ class DecisionSerializer(serializers.Serializer):
     model_hash = serializers.CharField()
     checkpoint = serializers.CharField(allow_null=True, help_text="a saved checkpoint of the resulting model")
     reason = serializers.CharField()
+    confirmed_by = serializers.ListField(
+        child=serializers.CharField(), help_text="nodes that reported ending the round with model_hash"
+    )
+    diverged = serializers.DictField(
+        child=serializers.CharField(), help_text="nodes that reported another model after the round: its hash"
+    )
     decided_by = serializers.CharField()
     decided_at = serializers.DateTimeField()
 
 
-class HistorySerializer(serializers.Serializer):
-    decisions = DecisionSerializer(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
+class HistorySerializer(PageSerializer):
+    decisions = DecisionSerializer(many=True, help_text="newest first")
 
 
 class ConsensusStatusSerializer(serializers.Serializer):
@@ -105,7 +107,7 @@ class ConsensusHistoryApi(SwarmApi):
         limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         decisions = selectors.decision_history(session_id=query.validated_data.get("session") or None)
         page = [selectors.decision_summary(d) for d in decisions[offset : offset + limit]]
-        body = {"decisions": page, "total": decisions.count(), "limit": limit, "offset": offset}
+        body = {"decisions": page, **page_links(request, total=decisions.count(), limit=limit, offset=offset)}
         return Response(HistorySerializer(body).data)
 
 

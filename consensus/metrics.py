@@ -1,10 +1,9 @@
-"""The ledger's votes and decisions, counted from its tables."""
+"""The ledger's votes and decisions, from the counts it keeps as it writes (``Tally``)."""
 
 from __future__ import annotations
 
 from typing import cast
 
-from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
@@ -19,13 +18,10 @@ class ConsensusCollector(DatabaseCollector):
         }
 
     def fill(self, families: dict[str, Metric]) -> None:
-        from consensus.models import Decision, Vote
+        from consensus.models import Tally
 
-        votes = dict(Vote.objects.order_by().values("approve").annotate(n=Count("id")).values_list("approve", "n"))
-        rounds = dict(
-            Decision.objects.order_by().values("committed").annotate(n=Count("id")).values_list("committed", "n")
-        )
-        for outcome, approve in (("approve", True), ("reject", False)):
-            cast(CounterMetricFamily, families["votes"]).add_metric([outcome], votes.get(approve, 0))
-        for outcome, committed in (("committed", True), ("failed", False)):
-            cast(CounterMetricFamily, families["rounds"]).add_metric([outcome], rounds.get(committed, 0))
+        counts = dict(Tally.objects.values_list("name", "count"))
+        for outcome in ("approve", "reject"):
+            cast(CounterMetricFamily, families["votes"]).add_metric([outcome], counts.get(f"votes_{outcome}", 0))
+        for outcome in ("committed", "failed"):
+            cast(CounterMetricFamily, families["rounds"]).add_metric([outcome], counts.get(f"rounds_{outcome}", 0))

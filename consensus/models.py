@@ -92,10 +92,15 @@ class Decision(models.Model):
     reason = models.TextField(blank=True, default="")
     decided_by = models.CharField(max_length=64, blank=True, default="")
     base_hash = models.CharField(max_length=80, blank=True, default="", help_text="the model the round started from")
+    confirmed_by = models.JSONField(default=list, blank=True, help_text="nodes that ended the round with model_hash")
+    diverged = models.JSONField(
+        default=dict, blank=True, help_text="nodes that ended it with another model: their hash"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ("-created_at",)
+        indexes = [models.Index(fields=["-created_at"], name="decision_newest_first")]
 
     def __str__(self) -> str:
         return f"{self.round}: {'committed' if self.committed else 'failed'}"
@@ -113,3 +118,18 @@ class Decision(models.Model):
             "decided_by": self.decided_by,
             "base_hash": self.base_hash,
         }
+
+
+class Tally(models.Model):
+    """Counts the ledger keeps as it writes (``consensus.services.tally``), so that a scrape of
+    ``/metrics`` reads a few rows instead of counting millions: votes by outcome, decided rounds
+    by outcome. Counters in Prometheus' sense: they only go up (a deleted session's votes were
+    still cast)."""
+
+    name = models.CharField(primary_key=True, max_length=32)
+    count = models.BigIntegerField(default=0)
+
+    NAMES = ("votes_approve", "votes_reject", "rounds_committed", "rounds_failed")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count}"

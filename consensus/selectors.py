@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from consensus.models import Decision, Proposal, Round
 from engine.quorum import OPERATOR
@@ -52,6 +52,8 @@ def decision_summary(decision: Decision) -> dict[str, Any]:
         if decision.committed and decision.model_hash
         else None,
         "reason": decision.reason,
+        "confirmed_by": decision.confirmed_by,
+        "diverged": decision.diverged,
         "decided_by": decision.decided_by,
         "decided_at": decision.created_at,
     }
@@ -73,8 +75,30 @@ def proposal_summary(proposal: Proposal) -> dict[str, Any]:
     }
 
 
+def rounds_summary(*, session_id: str) -> dict[str, Any]:
+    """How many of the session's rounds were decided, and how; in how many some node ended with
+    another model than the swarm's; the model after the latest."""
+    decisions = Decision.objects.filter(round__session_id=session_id)
+    counts = decisions.aggregate(
+        n=Count("id"),
+        n_committed=Count("id", filter=Q(committed=True)),
+        n_failed=Count("id", filter=Q(committed=False)),
+        n_diverged=Count("id", filter=~Q(diverged={})),
+    )
+    latest = decisions.order_by("-round__index").values_list("model_hash", flat=True).first()
+    return {
+        "decided": counts["n"],
+        "committed": counts["n_committed"],
+        "failed": counts["n_failed"],
+        "diverged": counts["n_diverged"],
+        "latest_model_hash": latest or None,
+    }
+
+
 def round_latest(*, session_id: str) -> Round | None:
-    return Round.objects.filter(session_id=session_id).order_by("-index").first()
+    """The session's latest round, its proposals and their votes fetched with it."""
+    rounds = Round.objects.filter(session_id=session_id).prefetch_related("proposals__votes")
+    return rounds.order_by("-index").first()
 
 
 # A round number has at most 9 digits (an id with more names no round: 404, never an integer

@@ -12,16 +12,20 @@ the round was decided outside the ledger. Every write is idempotent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
-from consensus.models import Decision, Proposal, ProposalOutcome, Round, RoundStatus, Vote
+from consensus.models import Decision, Proposal, ProposalOutcome, Round, RoundStatus, Tally, Vote
 from ncrsh_site.api import finite
 from ncrsh_site.errors import Conflict, DomainError
 from ncrsh_site.events import publish_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 class RoundClosed(Conflict):
@@ -37,6 +41,24 @@ class OwnProposal(DomainError):
 class AlreadyVoted(Conflict):
     message = "ALREADY_VOTED"
     default_detail = "This voter has voted on this proposal already."
+
+
+def tally(name: str) -> None:
+    """One more of ``name`` (Tally.NAMES), in the transaction that wrote it. A missing row (a
+    flushed table) starts again from the ledger's rows, this one included."""
+    if Tally.objects.filter(name=name).update(count=F("count") + 1):
+        return
+    kind, outcome = name.split("_")
+    rows = (
+        Vote.objects.filter(approve=outcome == "approve")
+        if kind == "votes"
+        else Decision.objects.filter(committed=outcome == "committed")
+    )
+    try:
+        with transaction.atomic():
+            Tally.objects.create(name=name, count=rows.count())
+    except IntegrityError:  # created meanwhile by another writer, which counted from the rows before ours
+        Tally.objects.filter(name=name).update(count=F("count") + 1)
 
 
 def _round(*, session_id: str, index: int, members: list[str], base_hash: str, **more: Any) -> Round:
@@ -122,6 +144,7 @@ def round_decide(
         decided_by=decision.get("decided_by", ""),
         base_hash=decision.get("base_hash") or base_hash,
     )
+    tally("rounds_committed" if recorded.committed else "rounds_failed")
     _close(round_, recorded)
     return recorded.as_engine()
 
@@ -159,6 +182,7 @@ def vote_cast(*, proposal: Proposal, voter: str, approve: bool, reason: str = ""
             vote = Vote.objects.create(proposal=proposal, voter=voter, approve=approve, reason=reason)
     except IntegrityError:
         raise AlreadyVoted(f"{voter} has voted on {proposal.public_id} already.") from None
+    tally("votes_approve" if approve else "votes_reject")
     publish_on_commit("consensus_vote", {**_where(round_), **vote_summary(vote)})
     return vote
 
@@ -174,17 +198,20 @@ def ledger_record(
     votes: list[dict[str, Any]],
     decision: dict[str, Any],
     model_hash: str,
+    node_id: str,
 ) -> Round:
-    """Record one node's view of a finished round. Idempotent: the first report creates each
-    row, later reports add only the votes not yet there (one per voter and proposal). A round
-    decided outside the ledger gets its decision here."""
+    """Record one node's view of a finished round, ``model_hash`` its model after it.
+    Idempotent: the first report creates each row, later reports add only the votes not yet
+    there (one per voter and proposal). A round decided outside the ledger gets its decision
+    here. The decision keeps who ended the round with its model (``confirmed_by``) and who did
+    not (``diverged``: node -> its model's hash)."""
     opened = _round(session_id=session_id, index=index, members=members, base_hash=base_hash)
     # Every node reports the same round at about the same time: one at a time, or two inserting
     # the same votes in different orders deadlock on the unique index.
     round_ = Round.objects.select_for_update().get(id=opened.id)
     if round_.status == RoundStatus.OPEN:  # decided outside the ledger: its proposals are this view's
-        for node_id in proposers:
-            Proposal.objects.get_or_create(round=round_, node_id=node_id)
+        for proposer in proposers:
+            Proposal.objects.get_or_create(round=round_, node_id=proposer)
     if not Decision.objects.filter(round=round_).exists():  # else its counted votes are recorded
         _record_votes(round_, votes)
     recorded, created = Decision.objects.get_or_create(
@@ -201,6 +228,8 @@ def ledger_record(
             "base_hash": decision.get("base_hash") or base_hash,
         },
     )
+    if created:
+        tally("rounds_committed" if recorded.committed else "rounds_failed")
     if created or round_.status == RoundStatus.OPEN:
         _close(round_, recorded)
     if not recorded.model_hash:  # the first report of the merged model
@@ -210,6 +239,12 @@ def ledger_record(
             publish_on_commit(
                 "model_update", {**_where(round_), "model_hash": recorded.model_hash, "nodes": recorded.accepted}
             )
+    if model_hash == recorded.model_hash:
+        recorded.confirmed_by = sorted({*recorded.confirmed_by, node_id})
+    else:
+        logger.error("%s ended %s with %s, not the swarm's %s", node_id, round_, model_hash, recorded.model_hash)
+        recorded.diverged = {**recorded.diverged, node_id: model_hash}
+    recorded.save(update_fields=["confirmed_by", "diverged"])
     return round_
 
 
@@ -230,6 +265,7 @@ def _record_votes(round_: Round, votes: list[dict[str, Any]]) -> None:
         except IntegrityError:
             continue
         if created:
+            tally("votes_approve" if row.approve else "votes_reject")
             publish_on_commit("consensus_vote", {**_where(round_), **vote_summary(row)})
 
 

@@ -22,7 +22,15 @@ from rest_framework.response import Response
 
 from models_store import selectors, services
 from models_store.models import Checkpoint
-from ncrsh_site.api import QuerySerializer, StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import (
+    PageQuerySerializer,
+    PageSerializer,
+    QuerySerializer,
+    StrictSerializer,
+    SwarmApi,
+    error_responses,
+    page_links,
+)
 
 _CHUNK = 1 << 20
 MAX_NEW_TOKENS = 1024  # a sample runs in the web process: short by design
@@ -45,9 +53,12 @@ class CheckpointSerializer(serializers.Serializer):
         return checkpoint.loaded_at is not None
 
 
-class CheckpointListSerializer(serializers.Serializer):
-    models = CheckpointSerializer(many=True)
-    total = serializers.IntegerField()
+class CheckpointListSerializer(PageSerializer):
+    models = CheckpointSerializer(many=True, help_text="newest first")
+
+
+class CheckpointListQuerySerializer(PageQuerySerializer):
+    session = serializers.CharField(required=False, allow_blank=True, help_text="a session id; empty or absent: all")
 
 
 class SaveInputSerializer(StrictSerializer):
@@ -59,12 +70,21 @@ class LoadInputSerializer(StrictSerializer):
 
 
 class ModelListApi(SwarmApi):
-    @extend_schema(operation_id="models_list", responses={200: CheckpointListSerializer, **error_responses()})
+    @extend_schema(
+        operation_id="models_list",
+        parameters=[CheckpointListQuerySerializer],
+        responses={200: CheckpointListSerializer, **error_responses(400)},
+    )
     def get(self, request: Request) -> Response:
-        checkpoints = selectors.checkpoint_list(session_id=request.query_params.get("session") or None)
-        return Response(
-            {"models": CheckpointSerializer(checkpoints[:500], many=True).data, "total": checkpoints.count()}
-        )
+        query = CheckpointListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
+        checkpoints = selectors.checkpoint_list(session_id=query.validated_data.get("session") or None)
+        body = {
+            "models": CheckpointSerializer(checkpoints[offset : offset + limit], many=True).data,
+            **page_links(request, total=checkpoints.count(), limit=limit, offset=offset),
+        }
+        return Response(body)
 
 
 class ModelLoadApi(SwarmApi):

@@ -21,7 +21,7 @@ class Checkpoint(models.Model):
     filename = models.CharField(max_length=128, unique=True)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
-    model_hash = models.CharField(max_length=80, blank=True, default="")
+    model_hash = models.CharField(max_length=80, blank=True, default="", db_index=True)
     metrics = models.JSONField(default=dict)
     model_config = models.JSONField(default=dict)
     loaded_at = models.DateTimeField(null=True, blank=True, help_text="chosen as the next session's start")

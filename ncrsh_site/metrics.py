@@ -5,6 +5,8 @@ needs prometheus_client's multiprocess mode."""
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from abc import abstractmethod
 from collections.abc import Iterator
 
@@ -48,4 +50,25 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             )
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
-    return ExportToDjangoView(request)
+    return _exposition(request)
+
+
+_built: dict[str, tuple[float, bytes, str]] = {}
+_building = threading.Lock()
+
+
+def _exposition(request: HttpRequest) -> HttpResponse:
+    """The exposition, built at most once per NCRSH_METRICS_CACHE_S in this process (per format:
+    Prometheus' text or OpenMetrics, as the scraper's Accept header chooses): scrapers arriving
+    while it is built wait for that one instead of building their own."""
+    ttl = settings.METRICS_CACHE_S
+    if ttl <= 0:
+        return ExportToDjangoView(request)
+    kind = "openmetrics" if "application/openmetrics-text" in request.headers.get("Accept", "") else "text"
+    with _building:
+        cached = _built.get(kind)
+        if cached is not None and time.monotonic() - cached[0] < ttl:
+            return HttpResponse(cached[1], content_type=cached[2])
+        response = ExportToDjangoView(request)
+        _built[kind] = (time.monotonic(), response.content, response["Content-Type"])
+        return response

@@ -245,6 +245,11 @@ LOGIN_LOCKOUT = parse_duration("NCRSH_LOGIN_LOCKOUT", ENV.get("NCRSH_LOGIN_LOCKO
 LOGIN_GUARD_KEY_PREFIX = "ncrsh.login."
 # When set, /metrics answers only scrapers sending it as a bearer token.
 METRICS_TOKEN = env_secret(ENV, "NCRSH_METRICS_TOKEN")
+# Fleet-level series by default (a node label on every exchange and training series is 34 series
+# per node: 340k at 10,000 nodes); true: per-node series instead, for small fleets.
+METRICS_PER_NODE = env_bool(ENV, "NCRSH_METRICS_PER_NODE", default=False)
+# A scrape within this many seconds of the last one is served the exposition that one built.
+METRICS_CACHE_S = parse_int_env("NCRSH_METRICS_CACHE_S", default=5, low=0, high=300)
 
 
 def _jwt_keys() -> tuple[str, str]:

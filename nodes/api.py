@@ -9,7 +9,15 @@ from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ncrsh_site.api import IsStaffOrReadOnly, QuerySerializer, StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import (
+    IsStaffOrReadOnly,
+    PageQuerySerializer,
+    PageSerializer,
+    StrictSerializer,
+    SwarmApi,
+    error_responses,
+    page_links,
+)
 from nodes import selectors, services
 from nodes.discovery import network_discover
 from nodes.models import NodeStatus
@@ -80,7 +88,7 @@ class NodeDetailOutputSerializer(NodeOutputSerializer):
 _STATUS_LIST = rf"^({'|'.join(NodeStatus.values)})(,({'|'.join(NodeStatus.values)}))*$"
 
 
-class NodeListQuerySerializer(QuerySerializer):
+class NodeListQuerySerializer(PageQuerySerializer):
     # Not strict: unknown query parameters (such as DRF's ?format=) are ignored, as is usual.
     status = serializers.RegexField(
         _STATUS_LIST,
@@ -90,33 +98,18 @@ class NodeListQuerySerializer(QuerySerializer):
         help_text=f"comma-separated: {', '.join(NodeStatus.values)}; empty or absent: all",
         error_messages={"invalid": f"expected a comma-separated list of {', '.join(NodeStatus.values)}."},
     )
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
 
     def validate_status(self, value: str) -> list[str]:
         return value.split(",") if value else []
 
 
-class NodeListOutputSerializer(serializers.Serializer):
+class NodeListOutputSerializer(PageSerializer):
     nodes = NodeOutputSerializer(many=True)
-    total = serializers.IntegerField(help_text="nodes matching the filter")
     active = serializers.IntegerField(help_text="of those, alive (active, training or idle)")
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
 
 
 class NodeCreateInputSerializer(StrictSerializer):
     config = NodeConfigSerializer(required=False)
-
-
-def _page_url(request: Request, offset: int | None) -> str | None:
-    if offset is None:
-        return None
-    query = request.query_params.copy()
-    query["offset"] = str(offset)
-    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
 
 class NodeCollectionApi(SwarmApi):
@@ -133,15 +126,11 @@ class NodeCollectionApi(SwarmApi):
         limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         nodes = selectors.node_list(statuses=query.validated_data.get("status", ()))
         total, active = selectors.node_counts(nodes)
-        page = nodes[offset : offset + limit]
+        page = nodes.only(*selectors.NODE_LIST_FIELDS)[offset : offset + limit]
         body = {
-            "nodes": NodeOutputSerializer(page, many=True).data,
-            "total": total,
+            "nodes": [selectors.node_row(node) for node in page],
             "active": active,
-            "limit": limit,
-            "offset": offset,
-            "next": _page_url(request, offset + limit if offset + limit < total else None),
-            "previous": _page_url(request, max(0, offset - limit) if offset > 0 else None),
+            **page_links(request, total=total, limit=limit, offset=offset),
         }
         return Response(body)
 
@@ -210,12 +199,12 @@ class EdgeSerializer(serializers.Serializer):
     latency_ms = LatencySerializer(help_text="time each fetch of an update took")
 
 
-class TopologySerializer(serializers.Serializer):
+class TopologySerializer(PageSerializer):
     session_id = serializers.CharField(allow_null=True)
     pattern = serializers.CharField(help_text="all_to_all: every member fetches every other member's update")
     transport = serializers.ChoiceField(choices=["memory", "redis"])
-    nodes = TopologyNodeSerializer(many=True)
-    edges = EdgeSerializer(many=True)
+    nodes = TopologyNodeSerializer(many=True, help_text="a page of the members and the other alive nodes, by id")
+    edges = EdgeSerializer(many=True, help_text="the edges into the page's nodes")
 
 
 class StatsSerializer(serializers.Serializer):
@@ -244,8 +233,8 @@ class NetworkTotalsSerializer(serializers.Serializer):
     latency_ms = StatsSerializer()
 
 
-class NetworkMetricsSerializer(serializers.Serializer):
+class NetworkMetricsSerializer(PageSerializer):
     session_id = serializers.CharField(allow_null=True)
     partition = serializers.BooleanField()
-    nodes = NodeNetworkSerializer(many=True)
-    totals = NetworkTotalsSerializer()
+    nodes = NodeNetworkSerializer(many=True, help_text="a page of the members and the other alive nodes, by id")
+    totals = NetworkTotalsSerializer(help_text="over all of them, not only the page")

@@ -64,6 +64,7 @@ class Node(models.Model):
 
     class Meta:
         ordering = ("created_at", "id")
+        indexes = [models.Index(fields=["created_at", "id"], name="node_list_order")]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

@@ -93,18 +93,35 @@ def node_leave(*, node_id: str) -> None:
         _announce("node_left", Node.objects.get(id=node_id), reason="left")
 
 
+@transaction.atomic
 def node_sweep_offline() -> list[str]:
-    """Alive nodes whose last heartbeat is older than NCRSH_OFFLINE_AFTER_S turn offline."""
+    """Alive nodes whose last heartbeat is older than NCRSH_OFFLINE_AFTER_S turn offline, all in
+    one UPDATE, announced by one ``node_left`` event (``node_ids`` and ``count`` where several
+    went at once). Rows a heartbeat holds are skipped (that node is alive: the next sweep sees)."""
     cutoff = timezone.now() - timedelta(seconds=settings.OFFLINE_AFTER_S)
     stale = Node.objects.filter(status__in=ALIVE_STATUSES, last_seen__lt=cutoff)
-    gone = []
-    for node in stale:
-        # One at a time, compare-and-set: a node that beat in the meantime stays alive, unannounced.
-        if stale.filter(id=node.id).update(status=NodeStatus.OFFLINE, updated_at=timezone.now()):
-            node.status = NodeStatus.OFFLINE
-            _announce("node_left", node, reason="heartbeat missed")
-            gone.append(node.id)
-    return gone
+    gone = list(stale.select_for_update(skip_locked=True).order_by("id").values_list("id", "address"))
+    if not gone:
+        return []
+    Node.objects.filter(id__in=[node_id for node_id, _ in gone]).update(
+        status=NodeStatus.OFFLINE, updated_at=timezone.now()
+    )
+    if len(gone) == 1:
+        publish_on_commit(
+            "node_left",
+            {"node_id": gone[0][0], "address": gone[0][1], "status": NodeStatus.OFFLINE, "reason": "heartbeat missed"},
+        )
+    else:
+        publish_on_commit(
+            "node_left",
+            {
+                "node_ids": [node_id for node_id, _ in gone],
+                "count": len(gone),
+                "status": NodeStatus.OFFLINE,
+                "reason": "heartbeat missed",
+            },
+        )
+    return [node_id for node_id, _ in gone]
 
 
 @transaction.atomic

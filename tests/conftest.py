@@ -15,6 +15,8 @@ def _fresh_rate_limit_counters(settings: Settings) -> None:
     # Each test counts from zero, without flushing a cache that other processes may share.
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{secrets.token_hex(6)}:"
     settings.LOGIN_GUARD_KEY_PREFIX = f"login:{secrets.token_hex(6)}:"
+    # Every scrape builds its exposition (tests compare scrapes before and after a change).
+    settings.METRICS_CACHE_S = 0
 
 
 @pytest.fixture

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from consensus import selectors as consensus_selectors
 from engine.config import AGGREGATORS, PRESETS, STRATEGIES, WIRE_FORMATS
-from ncrsh_site.api import StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import PageQuerySerializer, PageSerializer, StrictSerializer, SwarmApi, error_responses, page_links
 from training import selectors, services
 from training.dispatch import dispatch_run
 from training.models import SessionStatus
@@ -110,7 +114,7 @@ class RunSerializer(serializers.Serializer):
     step = serializers.IntegerField()
     round = serializers.IntegerField()
     model_hash = serializers.CharField()
-    metrics = serializers.JSONField(help_text="final figures, with the model hash after every round")
+    metrics = serializers.JSONField(help_text="its final figures (the rounds are in the ledger: the session's rounds)")
     error = serializers.CharField()
 
 
@@ -134,13 +138,26 @@ class SessionSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+class RoundsSummarySerializer(serializers.Serializer):
+    decided = serializers.IntegerField(help_text="rounds with a decision in the ledger")
+    committed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    diverged = serializers.IntegerField(help_text="rounds some node ended with another model than the swarm's")
+    latest_model_hash = serializers.CharField(allow_null=True, help_text="the model after the latest decided round")
+    history = serializers.URLField(help_text="the rounds themselves: the ledger, a page at a time")
+
+
 class SessionDetailSerializer(SessionSerializer):
     runs = RunSerializer(many=True)
+    rounds = RoundsSummarySerializer()
 
 
-class SessionListSerializer(serializers.Serializer):
-    sessions = SessionSerializer(many=True)
-    total = serializers.IntegerField()
+class SessionListQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(choices=SessionStatus.choices, required=False, help_text="absent: any")
+
+
+class SessionListSerializer(PageSerializer):
+    sessions = SessionSerializer(many=True, help_text="newest first")
 
 
 class TrainingStartApi(SwarmApi):
@@ -162,7 +179,7 @@ class TrainingStartApi(SwarmApi):
 class TrainingStatusApi(SwarmApi):
     @extend_schema(operation_id="training_status", responses={200: TrainingStatusSerializer, **error_responses(404)})
     def get(self, request: Request) -> Response:
-        services.sweep()
+        # A read: silent nodes are swept on a schedule (every server and worker heartbeat), not here.
         return Response(selectors.session_status(selectors.session_current()))
 
 
@@ -181,12 +198,21 @@ class TrainingStopApi(SwarmApi):
 
 
 class SessionListApi(SwarmApi):
-    @extend_schema(operation_id="training_sessions_list", responses={200: SessionListSerializer, **error_responses()})
+    @extend_schema(
+        operation_id="training_sessions_list",
+        parameters=[SessionListQuerySerializer],
+        responses={200: SessionListSerializer, **error_responses(400)},
+    )
     def get(self, request: Request) -> Response:
-        sessions = selectors.session_list()[:100]
-        return Response(
-            {"sessions": SessionSerializer(sessions, many=True).data, "total": selectors.session_list().count()}
-        )
+        query = SessionListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
+        sessions = selectors.session_list(status=query.validated_data.get("status"))
+        body = {
+            "sessions": SessionSerializer(sessions[offset : offset + limit], many=True).data,
+            **page_links(request, total=sessions.count(), limit=limit, offset=offset),
+        }
+        return Response(body)
 
 
 class SessionDetailApi(SwarmApi):
@@ -194,4 +220,7 @@ class SessionDetailApi(SwarmApi):
         operation_id="training_sessions_retrieve", responses={200: SessionDetailSerializer, **error_responses(404)}
     )
     def get(self, request: Request, session_id: str) -> Response:
-        return Response(SessionDetailSerializer(selectors.session_get(session_id=session_id)).data)
+        session = selectors.session_get(session_id=session_id)
+        history = request.build_absolute_uri(f"{reverse('consensus-history')}?{urlencode({'session': session.id})}")
+        rounds = consensus_selectors.rounds_summary(session_id=session.id) | {"history": history}
+        return Response(SessionDetailSerializer({**vars(session), "runs": session.runs.all(), "rounds": rounds}).data)

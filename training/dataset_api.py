@@ -9,7 +9,15 @@ from rest_framework.response import Response
 
 from models_store import dataset_services, selectors
 from models_store.models import Dataset, DatasetStatus
-from ncrsh_site.api import IsStaffOrReadOnly, StrictSerializer, SwarmApi, error_responses
+from ncrsh_site.api import (
+    IsStaffOrReadOnly,
+    PageQuerySerializer,
+    PageSerializer,
+    StrictSerializer,
+    SwarmApi,
+    error_responses,
+    page_links,
+)
 from training.dispatch import dispatch_prepare
 
 
@@ -42,9 +50,8 @@ class DatasetSerializer(serializers.Serializer):
         return str(row.manifest.get("tokenizer", {}).get("sha256", ""))
 
 
-class DatasetListSerializer(serializers.Serializer):
+class DatasetListSerializer(PageSerializer):
     datasets = DatasetSerializer(many=True)
-    total = serializers.IntegerField()
 
 
 class DatasetPrepareInputSerializer(StrictSerializer):
@@ -60,10 +67,21 @@ class DatasetPrepareInputSerializer(StrictSerializer):
 class DatasetListApi(SwarmApi):
     permission_classes = (permissions.IsAuthenticated, IsStaffOrReadOnly)
 
-    @extend_schema(operation_id="datasets_list", responses={200: DatasetListSerializer, **error_responses()})
+    @extend_schema(
+        operation_id="datasets_list",
+        parameters=[PageQuerySerializer],
+        responses={200: DatasetListSerializer, **error_responses(400)},
+    )
     def get(self, request: Request) -> Response:
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         rows = selectors.dataset_list()
-        return Response({"datasets": DatasetSerializer(rows[:1000], many=True).data, "total": rows.count()})
+        body = {
+            "datasets": DatasetSerializer(rows[offset : offset + limit], many=True).data,
+            **page_links(request, total=rows.count(), limit=limit, offset=offset),
+        }
+        return Response(body)
 
     @extend_schema(
         operation_id="datasets_prepare",

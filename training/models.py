@@ -49,6 +49,7 @@ class TrainingSession(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        indexes = [models.Index(fields=["-created_at"], name="session_newest_first")]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.status})"

@@ -91,6 +91,7 @@ class DatabaseReporter:
                 "aggregator": dataclasses.asdict(self.plan.policy.aggregator),
             },
             model_hash=model_hash,
+            node_id=self.run.node_id,
         )
         if outcome.committed:
             self.step = step

@@ -194,7 +194,6 @@ def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
             "bytes_received": result.bytes_received,
             "compute_seconds": result.compute_seconds,
             "exchange_seconds": result.exchange_seconds,
-            "round_hashes": [r.model_hash for r in result.rounds],
         }
         status = RunStatus.STOPPED if result.stopped else RunStatus.COMPLETED
         run_finish(run_id=run.id, status=status, metrics=metrics, claim=token)

@@ -8,8 +8,10 @@ from ncrsh_site.errors import NotFound
 from training.models import ACTIVE_SESSION_STATUSES, TrainingSession
 
 
-def session_list() -> QuerySet[TrainingSession]:
-    return TrainingSession.objects.all()
+def session_list(*, status: str | None = None) -> QuerySet[TrainingSession]:
+    """Newest first, of one status or any."""
+    sessions = TrainingSession.objects.all()
+    return sessions.filter(status=status) if status else sessions
 
 
 def session_get(*, session_id: str) -> TrainingSession:

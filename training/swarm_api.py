@@ -5,6 +5,7 @@ network topology and metrics, consensus status, and saving a session's model."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
@@ -16,7 +17,7 @@ from consensus.api import ConsensusStatusSerializer
 from consensus.models import RoundStatus
 from engine.config import Policy
 from models_store.api import CheckpointSerializer, SaveInputSerializer
-from ncrsh_site.api import QuerySerializer, SwarmApi, error_responses
+from ncrsh_site.api import PageQuerySerializer, PageSerializer, SwarmApi, error_responses, page_links
 from nodes import selectors as node_selectors
 from nodes.api import NetworkMetricsSerializer, TopologySerializer
 from nodes.models import ALIVE_STATUSES, Node
@@ -24,13 +25,11 @@ from training import selectors, services
 from training.models import SessionStatus
 
 
-class NetworkQuerySerializer(QuerySerializer):
+class NetworkQuerySerializer(PageQuerySerializer):
     session = serializers.CharField(required=False, help_text="a session id; absent: the running or latest session")
 
 
-def _session_members(request: Request) -> tuple[str | None, list[str]]:
-    query = NetworkQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
+def _session_members(query: NetworkQuerySerializer) -> tuple[str | None, list[str]]:
     session = (
         selectors.session_get(session_id=query.validated_data["session"])
         if "session" in query.validated_data
@@ -48,9 +47,17 @@ class NetworkTopologyApi(SwarmApi):
         responses={200: TopologySerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        session_id, members = _session_members(request)
-        body = node_selectors.network_topology(session_id=session_id, members=members)
-        return Response(TopologySerializer(body).data)
+        return self._page(request, node_selectors.network_topology, TopologySerializer)
+
+    @staticmethod
+    def _page(request: Request, select: Any, serializer: type[PageSerializer]) -> Response:
+        query = NetworkQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        session_id, members = _session_members(query)
+        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
+        body = select(session_id=session_id, members=members, limit=limit, offset=offset)
+        body |= page_links(request, total=body["total"], limit=limit, offset=offset)
+        return Response(serializer(body).data)
 
 
 class NetworkMetricsApi(SwarmApi):
@@ -60,9 +67,7 @@ class NetworkMetricsApi(SwarmApi):
         responses={200: NetworkMetricsSerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        session_id, members = _session_members(request)
-        body = node_selectors.network_metrics(session_id=session_id, members=members)
-        return Response(NetworkMetricsSerializer(body).data)
+        return NetworkTopologyApi._page(request, node_selectors.network_metrics, NetworkMetricsSerializer)
 
 
 class ConsensusStatusApi(SwarmApi):

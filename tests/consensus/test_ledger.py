@@ -44,12 +44,12 @@ def session() -> TrainingSession:
     )
 
 
-def _record(session: TrainingSession, voters: list[str] = MEMBERS, **decision: Any) -> Round:
+def _record(session: TrainingSession, voters: list[str] = MEMBERS, node_id: str = "node_a", **decision: Any) -> Round:
     """A node's report of the round: its decision and the votes of ``voters`` it saw."""
     return ledger_record(
         session_id=session.id, index=0, members=MEMBERS, base_hash="sha256:base", proposers=MEMBERS,
         votes=[v for voter in voters for v in _votes(voter)], decision=_decision(**decision),
-        model_hash="sha256:after",
+        model_hash="sha256:after", node_id=node_id,
     )  # fmt: skip
 
 
@@ -102,3 +102,15 @@ def test_status_names_the_rules_and_the_last_decision(session: TrainingSession, 
     assert body["min_participants"] == 2
     assert body["last_decision"]["committed"] is True
     assert body["partition"] is True  # none of the members is alive in this test
+
+
+def test_the_decision_keeps_who_ended_the_round_with_its_model_and_who_did_not(session: TrainingSession) -> None:
+    _record(session, node_id="node_a")
+    _record(session, node_id="node_b")
+    ledger_record(
+        session_id=session.id, index=0, members=MEMBERS, base_hash="sha256:base", proposers=MEMBERS,
+        votes=[], decision=_decision(), model_hash="sha256:elsewhere", node_id="node_c",
+    )  # fmt: skip
+    decision = Decision.objects.get()
+    assert (decision.model_hash, decision.confirmed_by) == ("sha256:after", ["node_a", "node_b"])
+    assert decision.diverged == {"node_c": "sha256:elsewhere"}

@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,9 +46,10 @@ def test_three_workers_train_with_diloco_and_the_model_verifies(fleet: Fleet) ->
     session = fleet.finished(session_id)
     assert session["status"] == "completed", session
     assert session["metrics"]["val_loss"] < 4.0  # from ln(256) = 5.55 at initialisation
-    rounds = [run["metrics"]["round_hashes"] for run in session["runs"]]
-    assert len(rounds[0]) == 6
-    assert all(r == rounds[0] for r in rounds), "nodes disagree on the model after some round"
+    assert (session["rounds"]["decided"], session["rounds"]["diverged"]) == (6, 0)
+    members = sorted(run["node"] for run in session["runs"])
+    for decision in _ledger(fleet, session):
+        assert decision["confirmed_by"] == members, "some node did not report the swarm's model after a round"
 
     model_id = session["final_model"]
     model = next(m for m in fleet.client.get("/api/v1/models").json()["models"] if m["id"] == model_id)
@@ -82,10 +84,19 @@ def test_a_killed_worker_goes_offline_the_others_go_on_and_it_rejoins(fleet: Fle
     assert session["status"] == "completed", [(r["node"], r["status"], r["error"]) for r in session["runs"]]
     runs = {run["node"]: run for run in session["runs"]}
     assert all(run["status"] == "completed" for run in runs.values())
-    survivors = [run for node, run in runs.items() if node != victim]
     assert len({run["metrics"]["model_hash"] for run in runs.values()}) == 1  # the rejoined node too
-    # It resumed where the swarm was: its rounds are the swarm's last ones, model for model.
-    rejoined = runs[victim]["metrics"]["round_hashes"]
-    assert 0 < len(rejoined) < len(survivors[0]["metrics"]["round_hashes"])
-    assert rejoined == survivors[0]["metrics"]["round_hashes"][-len(rejoined) :]
+    # It resumed where the swarm was: the rounds it ended with the swarm's model are the last ones.
+    assert session["rounds"]["diverged"] == 0
+    ledger = sorted(_ledger(fleet, session), key=lambda d: d["round"])
+    assert all({node for node in runs if node != victim} <= set(d["confirmed_by"]) for d in ledger)
+    with_it = [victim in d["confirmed_by"] for d in ledger]
+    assert 0 < sum(with_it) < len(ledger)
+    assert with_it == sorted(with_it), "the rejoined node's rounds are not the swarm's last ones"
     assert rounds_without >= 2
+
+
+def _ledger(fleet: Fleet, session: dict[str, Any]) -> list[dict[str, Any]]:
+    """The session's decisions, from the link its detail gives."""
+    history = fleet.client.get(session["rounds"]["history"], params={"limit": 1000}).json()
+    assert history["total"] == len(history["decisions"]) == session["rounds"]["decided"]
+    return list(history["decisions"])

@@ -51,7 +51,7 @@ def _a_swarm_at_work() -> None:
             "round_index": 0, "accepted": MEMBERS, "rejected": [], "approvals": dict.fromkeys(MEMBERS, 1),
             "rejections": dict.fromkeys(MEMBERS, 0), "committed": True, "reason": "2 of 2 proposals accepted",
         },
-        model_hash="xxh3:1",
+        model_hash="xxh3:1", node_id=MEMBERS[0],
     )  # fmt: skip
 
 

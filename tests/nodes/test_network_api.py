@@ -6,9 +6,11 @@ import re
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from consensus.services import ledger_record
+from consensus.models import Proposal, Round, Tally
+from consensus.services import ledger_record, vote_cast
 from nodes.models import Node, NodeStatus
 from nodes.network import LATENCY_BUCKETS_S, cumulative, observe, quantile
 from nodes.services import network_record
@@ -132,14 +134,12 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-def test_prometheus_reports_loss_traffic_latency_and_votes_from_the_database(session: TrainingSession) -> None:
-    before = scrape()
-    assert sample(before, "swarm_training_loss", session=session.id, node="node_a") is None
-    assert sample(before, "swarm_consensus_votes_total", outcome="reject") == 0
-    NodeRun.objects.create(
-        session=session, node_id="node_a", rank=0, status=RunStatus.TRAINING, loss=3.25, tokens_per_s=900.0
-    )
-    a_round(session, "node_a", latency_s=0.003)
+def _two_nodes_at_work(session: TrainingSession) -> None:
+    for node_id, loss, tokens, latency_s in (("node_a", 3.25, 900.0, 0.003), ("node_b", 2.75, 100.0, 0.02)):
+        NodeRun.objects.create(
+            session=session, node_id=node_id, rank=0, status=RunStatus.TRAINING, loss=loss, tokens_per_s=tokens
+        )
+        a_round(session, node_id, latency_s=latency_s)
     ledger_record(
         session_id=session.id,
         index=0,
@@ -159,19 +159,72 @@ def test_prometheus_reports_loss_traffic_latency_and_votes_from_the_database(ses
             "reason": "",
         },
         model_hash="sha256:1",
+        node_id="node_a",
     )
+
+
+def test_prometheus_reports_the_fleet_loss_traffic_latency_and_votes_from_the_database(
+    session: TrainingSession,
+) -> None:
+    before = scrape()
+    assert sample(before, "swarm_training_loss", session=session.id) is None
+    assert sample(before, "swarm_consensus_votes_total", outcome="reject") == 0
+    _two_nodes_at_work(session)
     after = scrape()
-    assert sample(after, "swarm_training_loss", session=session.id, node="node_a") == 3.25
-    assert sample(after, "swarm_training_tokens_per_second", session=session.id, node="node_a") == 900.0
-    assert sample(after, "swarm_exchange_bytes_total", node="node_a", direction="sent") == 1000
-    assert sample(after, "swarm_network_latency_bucket", node="node_a", le="0.005") == 2
-    assert sample(after, "swarm_network_latency_count", node="node_a") == 2
-    assert sample(after, "swarm_round_duration_seconds_count", node="node_a") == 1
+    # By default one series per session and one for the fleet, whatever the number of nodes.
+    assert sample(after, "swarm_training_loss", session=session.id) == 3.0
+    assert sample(after, "swarm_training_tokens_per_second", session=session.id) == 1000.0
+    assert sample(after, "swarm_exchange_bytes_total", direction="sent") == 2000
+    assert sample(after, "swarm_network_latency_bucket", le="0.005") == 2  # node_a's two fetches
+    assert sample(after, "swarm_network_latency_bucket", le="0.025") == 4
+    assert sample(after, "swarm_network_latency_count") == 4
+    assert sample(after, "swarm_round_duration_seconds_count") == 2
+    assert 'node="' not in after
     assert sample(after, "swarm_consensus_votes_total", outcome="approve") == 1
     assert sample(after, "swarm_consensus_votes_total", outcome="reject") == 1
     assert sample(after, "swarm_consensus_rounds_total", outcome="committed") == 1
     assert "# TYPE swarm_network_latency histogram" in after
     assert "# TYPE swarm_consensus_votes_total counter" in after
+
+
+def test_prometheus_reports_each_node_when_asked(session: TrainingSession, settings: Settings) -> None:
+    settings.METRICS_PER_NODE = True
+    _two_nodes_at_work(session)
+    after = scrape()
+    assert sample(after, "swarm_training_loss", session=session.id, node="node_a") == 3.25
+    assert sample(after, "swarm_training_tokens_per_second", session=session.id, node="node_b") == 100.0
+    assert sample(after, "swarm_exchange_bytes_total", node="node_a", direction="sent") == 1000
+    assert sample(after, "swarm_network_latency_bucket", node="node_a", le="0.005") == 2
+    assert sample(after, "swarm_network_latency_count", node="node_b") == 2
+    assert sample(after, "swarm_round_duration_seconds_count", node="node_a") == 1
+    assert sample(after, "swarm_training_loss", session=session.id) is None
+
+
+def test_the_vote_counters_survive_a_flushed_tally_and_only_go_up(session: TrainingSession) -> None:
+    _two_nodes_at_work(session)
+    Tally.objects.all().delete()  # as a flushed table, or a database from before the tallies
+    another = a_session(["node_a", "node_b"])
+    vote_cast(proposal=_a_proposal(another), voter="operator:ops", approve=False)
+    after = scrape()
+    assert sample(after, "swarm_consensus_votes_total", outcome="reject") == 2  # recounted from the ledger
+    TrainingSession.objects.filter(id=session.id).delete()  # its votes go; the counter does not
+    assert sample(scrape(), "swarm_consensus_votes_total", outcome="reject") == 2
+
+
+def _a_proposal(session: TrainingSession) -> Proposal:
+    round_ = Round.objects.create(session=session, index=0, members=session.config["members"])
+    return Proposal.objects.create(round=round_, node_id="node_a")
+
+
+def test_a_scrape_within_the_cache_window_is_served_the_last_exposition(
+    session: TrainingSession, settings: Settings
+) -> None:
+    settings.METRICS_CACHE_S = 300
+    first = scrape()
+    Node.objects.create(id="node_new", status=NodeStatus.ACTIVE)
+    assert sample(scrape(), "swarm_nodes_total") == sample(first, "swarm_nodes_total")
+    settings.METRICS_CACHE_S = 0
+    assert sample(scrape(), "swarm_nodes_total") == sample(first, "swarm_nodes_total") + 1  # type: ignore[operator]
 
 
 def test_promtool_accepts_the_exposition(session: TrainingSession) -> None:
