@@ -143,6 +143,9 @@ class Session:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # The detail's summary of its rounds in the ledger (decided, committed, failed, diverged,
+    # latest_model_hash, and the history URL of the rounds themselves).
+    rounds: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod

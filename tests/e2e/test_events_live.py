@@ -36,7 +36,10 @@ def test_a_client_follows_a_worker_joining_training_and_leaving_across_processes
     through Redis; the metrics follow the same changes."""
     with ExitStack() as stack:
         db = stack.enter_context(fresh_database(server_home, postgres=postgres_url()))
-        env = server_env(server_home, {"REDIS_URL": redis_url(), "NCRSH_HEARTBEAT_S": "1"} | db)
+        # Every scrape built afresh: the metrics are checked to follow each change as it happens.
+        env = server_env(
+            server_home, {"REDIS_URL": redis_url(), "NCRSH_HEARTBEAT_S": "1", "NCRSH_METRICS_CACHE_S": "0"} | db
+        )
         server = stack.enter_context(live_server(env))
         token = server.login()
         client = stack.enter_context(

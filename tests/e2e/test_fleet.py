@@ -85,13 +85,15 @@ def test_a_killed_worker_goes_offline_the_others_go_on_and_it_rejoins(fleet: Fle
     runs = {run["node"]: run for run in session["runs"]}
     assert all(run["status"] == "completed" for run in runs.values())
     assert len({run["metrics"]["model_hash"] for run in runs.values()}) == 1  # the rejoined node too
-    # It resumed where the swarm was: the rounds it ended with the swarm's model are the last ones.
+    # It resumed where the swarm was: after the rounds it missed, it ended every round with the
+    # swarm's model, to the last one.
     assert session["rounds"]["diverged"] == 0
     ledger = sorted(_ledger(fleet, session), key=lambda d: d["round"])
     assert all({node for node in runs if node != victim} <= set(d["confirmed_by"]) for d in ledger)
     with_it = [victim in d["confirmed_by"] for d in ledger]
-    assert 0 < sum(with_it) < len(ledger)
-    assert with_it == sorted(with_it), "the rejoined node's rounds are not the swarm's last ones"
+    missed = with_it.index(False)
+    assert with_it[missed:] == sorted(with_it[missed:]), f"its rounds: {with_it}"
+    assert with_it[-1], f"its rounds: {with_it}"
     assert rounds_without >= 2
 
 
