@@ -35,7 +35,7 @@ def _control_plane_latency_ms() -> float:
 
 
 class Heartbeat(threading.Thread):
-    def __init__(self, node_ids: list[str], *, sweep: Callable[[], None]) -> None:
+    def __init__(self, node_ids: list[str], *, sweep: Callable[[], object]) -> None:
         super().__init__(name="ncrsh-heartbeat", daemon=True)
         self.node_ids, self.sweep = list(node_ids), sweep
         self.stopped = threading.Event()

@@ -284,6 +284,21 @@ def session_summary(runs: list[NodeRun]) -> dict[str, Any]:
     }
 
 
+SWEEP_KEY = "ncrsh.sweep"
+
+
+def sweep_due() -> bool:
+    """Sweep if no process of the fleet has in the last heartbeat period: every server and worker
+    heartbeat calls this, and one of them sweeps (a cache key, Redis in the fleet, decides which),
+    so the database sees one sweep per period whether there are 2 nodes or 10,000. With the
+    cache down, each sweeps (the sweep is idempotent). Returns whether this one swept."""
+    claimed = _cache_call(cache.add, SWEEP_KEY, True, settings.HEARTBEAT_S)
+    if claimed is False:
+        return False
+    sweep()
+    return True
+
+
 def sweep() -> None:
     """Nodes past their heartbeat turn offline, and their runs leave their sessions (the others
     go on: rounds proceed without them once their deadline passes); so do runs whose process

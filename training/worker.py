@@ -16,7 +16,7 @@ from nodes.heartbeat import Heartbeat
 from nodes.identity import node_private_key
 from nodes.services import node_leave, node_register, stable_node_id
 from training.dispatch import dispatch_run
-from training.services import runs_rejoin, sweep
+from training.services import runs_rejoin, sweep_due
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def start_local_nodes(count: int) -> Heartbeat:
     stable per host), and the sweep on a schedule of its own, so that silent nodes and runs
     leave their sessions even when no worker is left to sweep (fleet: every worker gone)."""
     if count == 0:
-        sweeper = Heartbeat([], sweep=sweep)
+        sweeper = Heartbeat([], sweep=sweep_due)
         sweeper.start()
         return sweeper
     host = socket.gethostname()
@@ -44,7 +44,7 @@ def start_local_nodes(count: int) -> Heartbeat:
         rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
         if rejoined:
             logger.warning("local node %s resumes %s after a restart", node_id, ", ".join(rejoined))
-    heartbeat = Heartbeat(node_ids, sweep=sweep)
+    heartbeat = Heartbeat(node_ids, sweep=sweep_due)
     heartbeat.start()
     logger.info("local nodes up: %s", ", ".join(node_ids))
     return heartbeat
@@ -70,7 +70,7 @@ def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None
     rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
     if rejoined:
         print(f"ncrsh worker: node {node_id} rejoins {', '.join(rejoined)}", flush=True)
-    heartbeat = Heartbeat([node_id], sweep=sweep)
+    heartbeat = Heartbeat([node_id], sweep=sweep_due)
     heartbeat.start()
     options: dict[str, Any] = {
         "hostname": f"{node_id}@{host}",

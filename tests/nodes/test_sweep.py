@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from nodes import services
@@ -68,3 +69,21 @@ def test_reading_the_training_status_writes_nothing(member_client: APIClient) ->
     )
     assert member_client.get("/api/v1/training/status").status_code == 200
     assert set(Node.objects.values_list("status", flat=True)) == {NodeStatus.ACTIVE}
+
+
+def test_the_fleet_sweeps_once_per_heartbeat_period_whoever_beats(settings: Settings) -> None:
+    from django.core.cache import cache
+
+    from training.services import SWEEP_KEY, sweep_due
+
+    settings.HEARTBEAT_S = 60
+    cache.delete(SWEEP_KEY)
+    first = _nodes(2, silent_for=timedelta(hours=1))
+    assert sweep_due() is True  # this process claimed the period and swept
+    assert set(Node.objects.filter(id__in=first).values_list("status", flat=True)) == {NodeStatus.OFFLINE}
+    later = _nodes(2, silent_for=timedelta(hours=1))
+    assert [sweep_due() for _ in range(5)] == [False] * 5  # the other beats of the period
+    assert set(Node.objects.filter(id__in=later).values_list("status", flat=True)) == {NodeStatus.ACTIVE}
+    cache.delete(SWEEP_KEY)  # the period is over
+    assert sweep_due() is True
+    assert set(Node.objects.filter(id__in=later).values_list("status", flat=True)) == {NodeStatus.OFFLINE}
