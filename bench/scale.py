@@ -173,11 +173,12 @@ def seed(*, nodes: int, sessions: int, rounds: int, members: int) -> dict[str, i
         cursor.execute(
             """
             INSERT INTO consensus_decision (id, committed, accepted, rejected, approvals, rejections, aggregator,
-                                            model_hash, reason, decided_by, created_at, round_id, base_hash)
+                                            model_hash, reason, decided_by, created_at, round_id, base_hash,
+                                            confirmed_by, diverged)
             SELECT r.id, true, r.members, '[]'::jsonb,
                    (SELECT jsonb_object_agg(m, %(members)s) FROM jsonb_array_elements_text(r.members) m), '{}'::jsonb,
                    '{"name": "mean"}'::jsonb, 'sha256:' || md5(r.session_id || r.index || 'after'), '',
-                   r.members ->> 0, r.created_at, r.id, r.base_hash
+                   r.members ->> 0, r.created_at, r.id, r.base_hash, r.members, '{}'::jsonb
             FROM consensus_round r
             """,
             {"members": members},

@@ -77,14 +77,16 @@ def _json_number(path: str, field: type[BigIntegerField | FloatField]) -> Cast:
 _HISTOGRAMS = {"latency": LATENCY_BUCKETS_S, "round_seconds": ROUND_BUCKETS_S}
 
 
-def network_totals(nodes: QuerySet[Node]) -> dict[str, Any]:
+def network_totals(nodes: QuerySet[Node], histograms: Sequence[str] = tuple(_HISTOGRAMS)) -> dict[str, Any]:
     """``Node.network`` summed over ``nodes`` in one aggregate query (the database adds up the
-    JSON numbers): bytes sent and received, and the latency and round-length histograms merged."""
+    JSON numbers): bytes sent and received, and the ``histograms`` (latency, round_seconds)
+    merged."""
     sums: dict[str, Any] = {
         "bytes_sent": Sum(_json_number("bytes_sent", BigIntegerField)),
         "bytes_received": Sum(_json_number("bytes_received", BigIntegerField)),
     }
-    for key, bounds in _HISTOGRAMS.items():
+    for key in histograms:
+        bounds = _HISTOGRAMS[key]
         for i in range(len(bounds) + 1):
             sums[f"{key}_c{i}"] = Sum(_json_number(f"{key}__counts__{i}", BigIntegerField))
         sums[f"{key}_sum"] = Sum(_json_number(f"{key}__sum", FloatField))
@@ -93,7 +95,8 @@ def network_totals(nodes: QuerySet[Node]) -> dict[str, Any]:
         sums[f"{key}_max"] = Max(_json_number(f"{key}__max", FloatField))
     row = nodes.order_by().aggregate(**sums)
     totals: dict[str, Any] = {"bytes_sent": row["bytes_sent"] or 0, "bytes_received": row["bytes_received"] or 0}
-    for key, bounds in _HISTOGRAMS.items():
+    for key in histograms:
+        bounds = _HISTOGRAMS[key]
         histogram: Histogram = {
             "counts": [row[f"{key}_c{i}"] or 0 for i in range(len(bounds) + 1)],
             "sum": row[f"{key}_sum"] or 0.0,
@@ -189,7 +192,7 @@ def network_metrics(*, session_id: str | None, members: Sequence[str], limit: in
     ]
     alive = seen.filter(id__in=members, status__in=ALIVE_STATUSES).count()
     cut_off = seen.filter(network__session=session_id, network__partition=True).exists() if session_id else False
-    totals = network_totals(seen)
+    totals = network_totals(seen, histograms=("latency",))
     return {
         "session_id": session_id,
         "partition": bool(members) and (alive < Policy.majority(len(members)) or cut_off),
