@@ -11,11 +11,12 @@ diloco (the paper's 0.7/0.9 are for long runs of large models; here they oversho
 sync_sgd's loss at 1000 steps). A sweep at H=134 over int8 (outer lr/momentum 1.0/0.5, 0.8/0.7,
 1.2/0.5, 1.0/0.7, 1.4/0.3, 0.8/0.9, 1.2/0.7; inner lr 2e-3, 3e-3, 5e-3) moved the loss by under 2%.
 
-Measured on the 2-core CI machine, int8 with error feedback, H=134, 520x fewer bytes:
-2 nodes 1.014x sync_sgd's loss (1.6726 vs 1.6488); 4 nodes 1.033x (1.6399 vs 1.5869; 1.031x at
-8000 steps). The gap grows with the number of replicas at this model size (as in the DiLoCo
-scaling-law results, where it closes for larger models). Every node sampling the whole corpus
-instead of its own shard made it worse (4 nodes: 1.045x).
+Measured on the 2-core CI machine, int8 with error feedback, H=134, 520x fewer bytes: 4 nodes
+1.024x sync_sgd's loss (1.6252 vs 1.5869), 2 nodes 1.004x. The run's last outer step lands on
+the replicas' mean (no Nesterov look-ahead: engine.strategies.OuterOptimizer); with the
+look-ahead there too it was 1.033x at 4 nodes (1.6399) and 1.014x at 2. Scaling the outer
+momentum down with the inner learning-rate schedule instead made it worse (1.6758). Every node
+sampling the whole corpus instead of its own shard made it worse too (4 nodes: 1.045x).
 """
 
 from __future__ import annotations

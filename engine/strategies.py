@@ -51,10 +51,20 @@ class OuterOptimizer:
             raise ValueError("this outer optimizer has no momentum to resume")
         self.momentum.copy_(momentum)
 
-    def step(self, pseudo_gradient: torch.Tensor, weights: torch.Tensor) -> None:
+    def step(self, pseudo_gradient: torch.Tensor, weights: torch.Tensor, *, final: bool = False) -> None:
         """theta_global -= lr * (g + beta * m) with m = beta * m + g, where g is
         ``pseudo_gradient`` (overwritten: it is scratch), and the result into ``weights`` (the
-        model's, flat): one pass over memory on the CPU."""
+        model's, flat): one pass over memory on the CPU.
+
+        ``final``: the run's last outer step lands on the mean of the replicas (theta_global -= g,
+        the momentum left as it was): Nesterov's look-ahead past the mean speeds the run while it
+        goes on and overshoots at its end, where the inner learning rate has decayed
+        (bench.communication, 4 nodes, int8: validation loss 1.6399 with it, 1.6252 without)."""
+        if final:
+            for param, grad, weight in chunks(self.params, pseudo_gradient, weights):
+                param.sub_(grad)
+                weight.copy_(param)
+            return
         state = [self.momentum] if self.momentum is not None else []
         for param, grad, weight, *momentum in chunks(self.params, pseudo_gradient, weights, *state):
             if momentum:
@@ -162,7 +172,7 @@ class OuterSync:
             del self.proposed[next(iter(self.proposed))]
         if outcome.committed:
             assert outcome.aggregate is not None
-            self.outer.step(outcome.aggregate, self.weights)
+            self.outer.step(outcome.aggregate, self.weights, final=last)
         else:
             self.weights.copy_(self.outer.params)
         return outcome

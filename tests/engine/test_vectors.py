@@ -82,6 +82,18 @@ def test_the_fused_outer_step_is_torchs_sgd(strategy: str, device: torch.device)
         assert ours.momentum is None
 
 
+def test_the_final_outer_step_lands_on_the_mean_and_leaves_the_momentum(device: torch.device) -> None:
+    start = torch.randn(2 * CPU_CHUNK + 7, device=device)
+    ours, weights = OuterOptimizer(start, make_strategy("diloco")), torch.zeros_like(start)
+    ours.step(torch.randn_like(start), weights)
+    assert ours.momentum is not None
+    base, momentum, grad = ours.params.clone(), ours.momentum.clone(), torch.randn_like(start)
+    ours.step(grad.clone(), weights, final=True)
+    torch.testing.assert_close(ours.params, base - grad)  # the replicas' mean: no look-ahead, lr 1
+    assert torch.equal(weights, ours.params)
+    assert torch.equal(ours.momentum, momentum)
+
+
 def test_the_mean_writes_into_the_callers_buffer_and_still_refuses_nan() -> None:
     updates = [torch.full((CPU_CHUNK + 3,), v) for v in (1.0, 2.0, 6.0)]
     out = torch.empty(CPU_CHUNK + 3)
