@@ -319,7 +319,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Cooperative training of transformer language models across many machines.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Documentation is not a secret: anyone reads the schema and Swagger UI (the operations still
+    # need their tokens).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
