@@ -104,8 +104,12 @@ class Training(Resource):
         """Every node stops after its current step; the final model is saved (staff only)."""
         return TrainingStatus.from_json(await self._client.request("POST", "training/stop"))
 
-    async def sessions(self) -> list[Session]:
-        body = await self._client.request("GET", "training/sessions")
+    async def sessions(
+        self, *, status: str | None = None, limit: int | None = None, offset: int | None = None
+    ) -> list[Session]:
+        """A page of the sessions, newest first (``limit`` 1-1000, default 100), of one status or any."""
+        params = {"status": status, "limit": limit, "offset": offset}
+        body = await self._client.request("GET", "training/sessions", params=params)
         return [Session.from_json(s) for s in body["sessions"]]
 
     async def session(self, session_id: str) -> Session:
@@ -146,9 +150,9 @@ class Training(Resource):
 
 
 class Datasets(Resource):
-    async def list(self) -> list[Dataset]:
-        """The prepared datasets, ready to be named by a session."""
-        body = await self._client.request("GET", "datasets")
+    async def list(self, *, limit: int | None = None, offset: int | None = None) -> list[Dataset]:
+        """A page of the prepared datasets, ready to be named by a session."""
+        body = await self._client.request("GET", "datasets", params={"limit": limit, "offset": offset})
         return [Dataset.from_json(d) for d in body["datasets"]]
 
     async def get(self, name: str) -> Dataset:
@@ -167,8 +171,12 @@ class Datasets(Resource):
 
 
 class Models(Resource):
-    async def list(self) -> list[Model]:
-        body = await self._client.request("GET", "models")
+    async def list(
+        self, *, session_id: str | None = None, limit: int | None = None, offset: int | None = None
+    ) -> list[Model]:
+        """A page of the checkpoints, newest first, of one session or all."""
+        params = {"session": session_id, "limit": limit, "offset": offset}
+        body = await self._client.request("GET", "models", params=params)
         return [Model.from_json(m) for m in body["models"]]
 
     async def save(self, session_id: str | None = None) -> Model:
@@ -265,15 +273,23 @@ class Models(Resource):
 
 
 class Network(Resource):
-    async def topology(self, session_id: str | None = None) -> Topology:
-        return Topology.from_json(await self._client.request("GET", "network/topology", params={"session": session_id}))
+    async def topology(
+        self, session_id: str | None = None, *, limit: int | None = None, offset: int | None = None
+    ) -> Topology:
+        """The session's exchange over a page of the nodes (members and alive ones, by id)."""
+        params = {"session": session_id, "limit": limit, "offset": offset}
+        return Topology.from_json(await self._client.request("GET", "network/topology", params=params))
 
     async def discover(self) -> Discovery:
         """Ping the fleet; silent nodes turn offline (staff only)."""
         return Discovery.from_json(await self._client.request("POST", "network/discover"))
 
-    async def metrics(self, session_id: str | None = None) -> NetworkMetrics:
-        body = await self._client.request("GET", "network/metrics", params={"session": session_id})
+    async def metrics(
+        self, session_id: str | None = None, *, limit: int | None = None, offset: int | None = None
+    ) -> NetworkMetrics:
+        """A page of the nodes' exchange figures, with totals over all of them."""
+        params = {"session": session_id, "limit": limit, "offset": offset}
+        body = await self._client.request("GET", "network/metrics", params=params)
         return NetworkMetrics.from_json(body)
 
 

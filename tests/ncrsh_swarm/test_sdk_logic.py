@@ -144,3 +144,28 @@ def test_a_progress_bar_writes_a_line_per_update_off_a_terminal(tmp_path: Path) 
         bar.close()
         sink.seek(0)
         assert sink.read().splitlines() == ["[#####.....]  50%  half", "no total"]
+
+
+def test_the_paged_lists_send_their_filters_and_pages() -> None:
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.path}?{request.url.query.decode()}")
+        key = request.url.path.rsplit("/", 1)[-1]
+        body = {key: [], "nodes": [], "edges": [], "total": 0, "session_id": None, "pattern": "", "transport": ""}
+        return httpx.Response(200, json=body)
+
+    async def scenario() -> None:
+        async with _client(httpx.MockTransport(handle)) as client:
+            await client.training.sessions(status="completed", limit=5, offset=10)
+            await client.models.list(session_id="training_1", limit=2)
+            await client.datasets.list(offset=3)
+            await client.network.topology("training_1", limit=7)
+
+    asyncio.run(scenario())
+    assert asked == [
+        "/api/v1/training/sessions?status=completed&limit=5&offset=10",
+        "/api/v1/models?session=training_1&limit=2",
+        "/api/v1/datasets?offset=3",
+        "/api/v1/network/topology?session=training_1&limit=7",
+    ]
