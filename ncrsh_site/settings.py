@@ -316,7 +316,9 @@ RATELIMIT_FAIL_OPEN = True
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "ncrsh-Swarm API",
-    "DESCRIPTION": "Cooperative training of transformer language models across many machines.",
+    "DESCRIPTION": "Cooperative training of transformer language models across many machines. Events:"
+    " a WebSocket at /api/v1/ws (token as ?token=, a Bearer header or the subprotocols ['bearer', token])"
+    " sends messages of the Event schema.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Documentation is not a secret: anyone reads the schema and Swagger UI (the operations still
@@ -326,6 +328,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The event feed's payloads, as components (Event: one of a schema per type).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ncrsh_site.event_schema.add_events",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "NodeStatusEnum": "nodes.models.NodeStatus",
         "SessionStatusEnum": "training.models.SessionStatus",

@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.support.events import Event, listening
+from tests.support.events import Event, event_validator, listening
 from tests.support.live import fresh_database, live_server, poll, server_env, worker_process
 from tests.support.services import postgres_url, promtool_check, redis_url
 
@@ -87,6 +87,11 @@ def test_a_client_follows_a_worker_joining_training_and_leaving_across_processes
         )
         assert _of(seen, "model_update", session_id=session_id)
         assert _of(seen, "training_stopped", session_id=session_id)[0]["data"]["status"] == "completed"
+        # Every event raised across the processes is one the API's document describes.
+        validator = event_validator(client.get("/api/v1/schema/?format=json").json())
+        assert {e["type"] for e in seen} >= {"node_joined", "training_started", "training_progress", "model_update"}
+        for event in seen:
+            assert not list(validator.iter_errors(event)), event
 
         assert _gauge(client, "swarm_round_duration_seconds_count")[0] >= 1
         assert promtool_check(client.get("/metrics").content) == ""

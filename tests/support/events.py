@@ -1,4 +1,5 @@
-"""A WebSocket client that no one here wrote (the ``websockets`` library's), collecting events."""
+"""A WebSocket client that no one here wrote (the ``websockets`` library's), collecting events;
+and a check of events against the Event schema of the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from jsonschema import Draft7Validator
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -56,3 +58,21 @@ class Listener:
 def listening(url: str, **kwargs: Any) -> Iterator[Listener]:
     with connect(url, open_timeout=10, **kwargs) as connection:
         yield Listener(connection)
+
+
+def _json_schema(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable`` in JSON Schema's terms (a type that also admits null)."""
+    if isinstance(node, dict):
+        out = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
+        if node.get("nullable") and "type" in node:
+            out["type"] = [node["type"], "null"]
+        return out
+    if isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    return node
+
+
+def event_validator(document: dict[str, Any]) -> Draft7Validator:
+    """A validator of the document's Event component (its references resolved in the document)."""
+    schema = {"$ref": "#/components/schemas/Event", "components": _json_schema(document["components"])}
+    return Draft7Validator(schema)
