@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from consensus import selectors, services
 from engine.quorum import OPERATOR
-from ncrsh_site.api import PageQuerySerializer, PageSerializer, StrictSerializer, SwarmApi, error_responses, page_links
+from ncrsh_site.api import PageQuerySerializer, PageSerializer, StrictSerializer, SwarmApi, error_responses
 from nodes.models import Node
 
 
@@ -104,10 +104,9 @@ class ConsensusHistoryApi(SwarmApi):
     def get(self, request: Request) -> Response:
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         decisions = selectors.decision_history(session_id=query.validated_data.get("session") or None)
-        page = [selectors.decision_summary(d) for d in decisions[offset : offset + limit]]
-        body = {"decisions": page, **page_links(request, total=decisions.count(), limit=limit, offset=offset)}
+        page = [selectors.decision_summary(d) for d in decisions[query.window]]
+        body = {"decisions": page, **query.links(request, total=decisions.count())}
         return Response(HistorySerializer(body).data)
 
 

@@ -29,7 +29,6 @@ from ncrsh_site.api import (
     StrictSerializer,
     SwarmApi,
     error_responses,
-    page_links,
 )
 
 _CHUNK = 1 << 20
@@ -78,11 +77,10 @@ class ModelListApi(SwarmApi):
     def get(self, request: Request) -> Response:
         query = CheckpointListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         checkpoints = selectors.checkpoint_list(session_id=query.validated_data.get("session") or None)
         body = {
-            "models": CheckpointSerializer(checkpoints[offset : offset + limit], many=True).data,
-            **page_links(request, total=checkpoints.count(), limit=limit, offset=offset),
+            "models": CheckpointSerializer(checkpoints[query.window], many=True).data,
+            **query.links(request, total=checkpoints.count()),
         }
         return Response(body)
 

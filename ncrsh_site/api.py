@@ -71,10 +71,35 @@ class QuerySerializer(serializers.Serializer):
 
 
 class PageQuerySerializer(QuerySerializer):
-    """``limit`` and ``offset`` of a list-shaped endpoint (subclass to add its filters)."""
+    """``limit`` and ``offset`` of a list-shaped endpoint (subclass to add its filters); once
+    valid, ``window`` slices the rows and ``links`` gives PageSerializer's fields."""
 
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
     offset = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+
+    @property
+    def window(self) -> slice:
+        offset = self.validated_data["offset"]
+        return slice(offset, offset + self.validated_data["limit"])
+
+    def links(self, request: Request, *, total: int) -> dict[str, Any]:
+        """The paging fields: the next and previous pages' URLs keep the request's filters."""
+        limit, offset = self.validated_data["limit"], self.validated_data["offset"]
+
+        def url(at: int | None) -> str | None:
+            if at is None:
+                return None
+            query = request.query_params.copy()
+            query["offset"] = str(at)
+            return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+        return {
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next": url(offset + limit if offset + limit < total else None),
+            "previous": url(max(0, offset - limit) if offset > 0 else None),
+        }
 
 
 class PageSerializer(serializers.Serializer):
@@ -85,25 +110,6 @@ class PageSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
     next = serializers.URLField(allow_null=True, help_text="the next page, if any")
     previous = serializers.URLField(allow_null=True, help_text="the previous page, if any")
-
-
-def page_links(request: Request, *, total: int, limit: int, offset: int) -> dict[str, Any]:
-    """PageSerializer's fields: the next and previous pages' URLs keep the request's filters."""
-
-    def url(at: int | None) -> str | None:
-        if at is None:
-            return None
-        query = request.query_params.copy()
-        query["offset"] = str(at)
-        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-
-    return {
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next": url(offset + limit if offset + limit < total else None),
-        "previous": url(max(0, offset - limit) if offset > 0 else None),
-    }
 
 
 class StrictSerializerSchema(OpenApiSerializerExtension):

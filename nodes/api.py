@@ -16,7 +16,6 @@ from ncrsh_site.api import (
     StrictSerializer,
     SwarmApi,
     error_responses,
-    page_links,
 )
 from nodes import selectors, services
 from nodes.discovery import network_discover
@@ -123,14 +122,13 @@ class NodeCollectionApi(SwarmApi):
     def get(self, request: Request) -> Response:
         query = NodeListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         nodes = selectors.node_list(statuses=query.validated_data.get("status", ()))
         total, active = selectors.node_counts(nodes)
-        page = nodes.only(*selectors.NODE_LIST_FIELDS)[offset : offset + limit]
+        page = nodes.only(*selectors.NODE_LIST_FIELDS)[query.window]
         body = {
             "nodes": [selectors.node_row(node) for node in page],
             "active": active,
-            **page_links(request, total=total, limit=limit, offset=offset),
+            **query.links(request, total=total),
         }
         return Response(body)
 

@@ -128,12 +128,12 @@ def _of_session(session_id: str | None, key: str) -> Any:
     return Case(When(network__session=session_id, then=KeyTransform(key, "network")), output_field=JSONField())
 
 
-def network_topology(*, session_id: str | None, members: Sequence[str], limit: int, offset: int) -> dict[str, Any]:
+def network_topology(*, session_id: str | None, members: Sequence[str], window: slice) -> dict[str, Any]:
     """A page of the nodes, and the edges of the session's exchange into them: each node fetches
     every other member's update (all-to-all through the exchange), an edge per (source, target)
     it actually fetched."""
     seen = _nodes_seen(members)
-    page = seen.values("id", "status", "address", peers=_of_session(session_id, "peers"))[offset : offset + limit]
+    page = seen.values("id", "status", "address", peers=_of_session(session_id, "peers"))[window]
     nodes, edges = [], []
     for node in page:
         nodes.append(
@@ -162,7 +162,7 @@ def network_topology(*, session_id: str | None, members: Sequence[str], limit: i
     }
 
 
-def network_metrics(*, session_id: str | None, members: Sequence[str], limit: int, offset: int) -> dict[str, Any]:
+def network_metrics(*, session_id: str | None, members: Sequence[str], window: slice) -> dict[str, Any]:
     """Per node of a page: bytes through the exchange, fetch latency and round duration (since
     the node joined), control-plane latency and partition state (its session's last round);
     totals over all the nodes seen."""
@@ -176,7 +176,7 @@ def network_metrics(*, session_id: str | None, members: Sequence[str], limit: in
         latency=KeyTransform("latency", "network"),
         round_seconds=KeyTransform("round_seconds", "network"),
         partition=_of_session(session_id, "partition"),
-    )[offset : offset + limit]
+    )[window]
     rows = [
         {
             "id": node["id"],

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from consensus import selectors as consensus_selectors
 from engine.config import AGGREGATORS, PRESETS, STRATEGIES, WIRE_FORMATS
-from ncrsh_site.api import PageQuerySerializer, PageSerializer, StrictSerializer, SwarmApi, error_responses, page_links
+from ncrsh_site.api import PageQuerySerializer, PageSerializer, StrictSerializer, SwarmApi, error_responses
 from training import selectors, services
 from training.dispatch import dispatch_run
 from training.models import SessionStatus
@@ -206,11 +206,10 @@ class SessionListApi(SwarmApi):
     def get(self, request: Request) -> Response:
         query = SessionListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         sessions = selectors.session_list(status=query.validated_data.get("status"))
         body = {
-            "sessions": SessionSerializer(sessions[offset : offset + limit], many=True).data,
-            **page_links(request, total=sessions.count(), limit=limit, offset=offset),
+            "sessions": SessionSerializer(sessions[query.window], many=True).data,
+            **query.links(request, total=sessions.count()),
         }
         return Response(body)
 
@@ -223,4 +222,7 @@ class SessionDetailApi(SwarmApi):
         session = selectors.session_get(session_id=session_id)
         history = request.build_absolute_uri(f"{reverse('consensus-history')}?{urlencode({'session': session.id})}")
         rounds = consensus_selectors.rounds_summary(session_id=session.id) | {"history": history}
-        return Response(SessionDetailSerializer({**vars(session), "runs": session.runs.all(), "rounds": rounds}).data)
+        runs = RunSerializer(session.runs.all(), many=True).data
+        return Response(
+            {**SessionSerializer(session).data, "runs": runs, "rounds": RoundsSummarySerializer(rounds).data}
+        )

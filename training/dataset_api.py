@@ -16,7 +16,6 @@ from ncrsh_site.api import (
     StrictSerializer,
     SwarmApi,
     error_responses,
-    page_links,
 )
 from training.dispatch import dispatch_prepare
 
@@ -75,11 +74,10 @@ class DatasetListApi(SwarmApi):
     def get(self, request: Request) -> Response:
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
         rows = selectors.dataset_list()
         body = {
-            "datasets": DatasetSerializer(rows[offset : offset + limit], many=True).data,
-            **page_links(request, total=rows.count(), limit=limit, offset=offset),
+            "datasets": DatasetSerializer(rows[query.window], many=True).data,
+            **query.links(request, total=rows.count()),
         }
         return Response(body)
 

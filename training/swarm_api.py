@@ -5,6 +5,7 @@ network topology and metrics, consensus status, and saving a session's model."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -17,7 +18,7 @@ from consensus.api import ConsensusStatusSerializer
 from consensus.models import RoundStatus
 from engine.config import Policy
 from models_store.api import CheckpointSerializer, SaveInputSerializer
-from ncrsh_site.api import PageQuerySerializer, PageSerializer, SwarmApi, error_responses, page_links
+from ncrsh_site.api import PageQuerySerializer, PageSerializer, SwarmApi, error_responses
 from nodes import selectors as node_selectors
 from nodes.api import NetworkMetricsSerializer, TopologySerializer
 from nodes.models import ALIVE_STATUSES, Node
@@ -29,15 +30,21 @@ class NetworkQuerySerializer(PageQuerySerializer):
     session = serializers.CharField(required=False, help_text="a session id; absent: the running or latest session")
 
 
-def _session_members(query: NetworkQuerySerializer) -> tuple[str | None, list[str]]:
+def _network_page(
+    request: Request, select: Callable[..., dict[str, Any]], serializer: type[PageSerializer]
+) -> Response:
+    """``select`` (topology or metrics) for the session asked for, or the running or latest one,
+    over a page of the nodes."""
+    query = NetworkQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
     session = (
         selectors.session_get(session_id=query.validated_data["session"])
         if "session" in query.validated_data
         else selectors.session_latest()
     )
-    if session is None:
-        return None, []
-    return session.id, list(session.plan.members)
+    session_id, members = (session.id, list(session.plan.members)) if session else (None, [])
+    body = select(session_id=session_id, members=members, window=query.window)
+    return Response(serializer(body | query.links(request, total=body["total"])).data)
 
 
 class NetworkTopologyApi(SwarmApi):
@@ -47,17 +54,7 @@ class NetworkTopologyApi(SwarmApi):
         responses={200: TopologySerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        return self._page(request, node_selectors.network_topology, TopologySerializer)
-
-    @staticmethod
-    def _page(request: Request, select: Any, serializer: type[PageSerializer]) -> Response:
-        query = NetworkQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        session_id, members = _session_members(query)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
-        body = select(session_id=session_id, members=members, limit=limit, offset=offset)
-        body |= page_links(request, total=body["total"], limit=limit, offset=offset)
-        return Response(serializer(body).data)
+        return _network_page(request, node_selectors.network_topology, TopologySerializer)
 
 
 class NetworkMetricsApi(SwarmApi):
@@ -67,7 +64,7 @@ class NetworkMetricsApi(SwarmApi):
         responses={200: NetworkMetricsSerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        return NetworkTopologyApi._page(request, node_selectors.network_metrics, NetworkMetricsSerializer)
+        return _network_page(request, node_selectors.network_metrics, NetworkMetricsSerializer)
 
 
 class ConsensusStatusApi(SwarmApi):
