@@ -101,27 +101,17 @@ def node_sweep_offline() -> list[str]:
     cutoff = timezone.now() - timedelta(seconds=settings.OFFLINE_AFTER_S)
     stale = Node.objects.filter(status__in=ALIVE_STATUSES, last_seen__lt=cutoff)
     gone = list(stale.select_for_update(skip_locked=True).order_by("id").values_list("id", "address"))
-    if not gone:
+    ids = [node_id for node_id, _ in gone]
+    if not ids:
         return []
-    Node.objects.filter(id__in=[node_id for node_id, _ in gone]).update(
-        status=NodeStatus.OFFLINE, updated_at=timezone.now()
-    )
+    Node.objects.filter(id__in=ids).update(status=NodeStatus.OFFLINE, updated_at=timezone.now())
+    offline, reason = NodeStatus.OFFLINE, "heartbeat missed"
     if len(gone) == 1:
-        publish_on_commit(
-            "node_left",
-            {"node_id": gone[0][0], "address": gone[0][1], "status": NodeStatus.OFFLINE, "reason": "heartbeat missed"},
-        )
+        ((node_id, address),) = gone
+        _announce("node_left", Node(id=node_id, address=address, status=offline), reason=reason)
     else:
-        publish_on_commit(
-            "node_left",
-            {
-                "node_ids": [node_id for node_id, _ in gone],
-                "count": len(gone),
-                "status": NodeStatus.OFFLINE,
-                "reason": "heartbeat missed",
-            },
-        )
-    return [node_id for node_id, _ in gone]
+        publish_on_commit("node_left", {"node_ids": ids, "count": len(ids), "status": offline, "reason": reason})
+    return ids
 
 
 @transaction.atomic

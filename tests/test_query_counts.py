@@ -64,7 +64,7 @@ def grow(scale: int) -> str:
         for index in range(scale):
             a_round(session, index, members)
         Checkpoint.objects.create(
-            session=session, filename=f"{session.id}.pt", size=1, sha256="0" * 64, model_hash=f"sha256:{index}"
+            session=session, filename=f"{session.id}.pt", size=1, sha256="0" * 64, model_hash=f"sha256:{scale - 1}"
         )
         running = session.id
     # Older sessions end: one running at a time.
