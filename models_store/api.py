@@ -75,6 +75,10 @@ class ModelListApi(SwarmApi):
         responses={200: CheckpointListSerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
+        """List available models
+
+        The checkpoints in the model store, newest first, of one session or all.
+        """
         query = CheckpointListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         checkpoints = selectors.checkpoint_list(session_id=query.validated_data.get("session") or None)
@@ -94,6 +98,10 @@ class ModelLoadApi(SwarmApi):
         responses={200: CheckpointSerializer, **error_responses(400, 403, 404, 415, 422)},
     )
     def post(self, request: Request) -> Response:
+        """Load saved model (staff)
+
+        Verify the checkpoint and make it the starting weights of the next session.
+        """
         body = LoadInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         checkpoint = services.checkpoint_load(model_id=body.validated_data["model_id"])
@@ -109,7 +117,16 @@ async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
         await asyncio.to_thread(handle.close)
 
 
-class ModelDownloadApi(SwarmApi):
+class FileApi(SwarmApi):
+    """A file's view: the file whatever the Accept header, errors in JSON. (DRF's negotiation would
+    answer 406 to a client that accepts only the file's type before it could hear a 404.)"""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
+
+class ModelDownloadApi(FileApi):
     @extend_schema(
         operation_id="models_download",
         responses={
@@ -118,6 +135,11 @@ class ModelDownloadApi(SwarmApi):
         },
     )
     def get(self, request: Request, model_id: str) -> StreamingHttpResponse:
+        """Download model checkpoint
+
+        The safetensors file, streamed; its sha256 is the ETag, for the client to verify. MODEL_CORRUPT when the
+        stored bytes no longer match.
+        """
         checkpoint = selectors.checkpoint_get(model_id=model_id)
         # Checked before the first byte goes out: a replaced or truncated file is MODEL_CORRUPT.
         handle = services.checkpoint_open(checkpoint=checkpoint)
@@ -156,11 +178,8 @@ def _tar(folder: Path, files: list[Path]) -> AsyncIterator[bytes]:
     return stream()
 
 
-class ModelExportApi(SwarmApi):
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
-        """``?format=`` names the export format here, not one of DRF's renderers (errors: JSON)."""
-        renderer = self.get_renderers()[0]
-        return renderer, renderer.media_type
+class ModelExportApi(FileApi):
+    """``?format=`` names the export format here, not one of DRF's renderers."""
 
     @extend_schema(
         operation_id="models_export",
@@ -176,6 +195,11 @@ class ModelExportApi(SwarmApi):
         },
     )
     def get(self, request: Request, model_id: str) -> StreamingHttpResponse:
+        """Export a model for other tools
+
+        A tar archive of a Hugging Face folder (config.json, model.safetensors, tokenizer) that transformers'
+        AutoModelForCausalLM.from_pretrained loads.
+        """
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         checkpoint = selectors.checkpoint_get(model_id=model_id)
@@ -217,6 +241,10 @@ class ModelGenerateApi(SwarmApi):
         responses={200: GenerateOutputSerializer, **error_responses(400, 404, 415, 422)},
     )
     def post(self, request: Request, model_id: str) -> Response:
+        """Generate text with a model
+
+        The server samples up to 1024 tokens after the prompt from the checkpoint.
+        """
         body = GenerateInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

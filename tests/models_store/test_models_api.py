@@ -57,6 +57,15 @@ def test_unknown_models_are_404(staff_client: APIClient) -> None:
     assert staff_client.get("/api/v1/models/model_nope/download").status_code == 404
 
 
+@pytest.mark.parametrize("action", ["download", "export"])
+@pytest.mark.parametrize("accept", ["application/octet-stream", "application/x-tar", "application/json"])
+def test_a_file_client_hears_404_in_json_whatever_it_accepts(staff_client: APIClient, action: str, accept: str) -> None:
+    # Found by the Postman collection's run: Accept: application/octet-stream was answered 406.
+    response = staff_client.get(f"/api/v1/models/model_missing/{action}", HTTP_ACCEPT=accept)
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "NOT_FOUND"
+
+
 def test_saving_without_any_session_is_404(staff_client: APIClient) -> None:
     assert staff_client.post("/api/v1/models/save", {}, format="json").status_code == 404
 
