@@ -102,6 +102,11 @@ class ConsensusHistoryApi(SwarmApi):
         responses={200: HistorySerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
+        """Get consensus decision history
+
+        The ledger's decisions, newest first, of one session or all: each round's proposals, votes, accepted and
+        rejected updates, the resulting model hash and which nodes confirmed it.
+        """
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         decisions = selectors.decision_history(session_id=query.validated_data.get("session") or None)
@@ -162,6 +167,11 @@ class ConsensusVoteApi(SwarmApi):
         responses={201: VoteOutputSerializer, **error_responses(400, 403, 404, 409, 415)},
     )
     def post(self, request: Request) -> Response:
+        """Submit vote for model update
+
+        An operator's approval or rejection of a proposal of an open round, by proposal_id or by round_id and node_id.
+        Under require_operator_approval a proposal needs one to be accepted.
+        """
         body = VoteInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -110,6 +111,21 @@ class PageSerializer(serializers.Serializer):
     offset = serializers.IntegerField()
     next = serializers.URLField(allow_null=True, help_text="the next page, if any")
     previous = serializers.URLField(allow_null=True, help_text="the previous page, if any")
+
+
+class SwarmAutoSchema(AutoSchema):
+    """Each operation's summary is the first paragraph of its method's docstring, its description
+    the rest; a view class's docstring (inherited from SwarmApi or a mixin) is not used."""
+
+    def _method_doc(self) -> str:
+        method = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        return inspect.cleandoc(method.__doc__) if method is not None and method.__doc__ else ""
+
+    def get_summary(self) -> str | None:
+        return self._method_doc().partition("\n\n")[0].replace("\n", " ") or None
+
+    def get_description(self) -> str:  # type: ignore[override] # spectacular's signature, not DRF's
+        return self._method_doc().partition("\n\n")[2]
 
 
 class StrictSerializerSchema(OpenApiSerializerExtension):

@@ -56,6 +56,11 @@ class LoginApi(ThrottleFirstMixin, TokenViewBase):
         responses={200: TokenPairOutputSerializer, **error_responses(400, 401, 415, anonymous=True)},
     )
     def post(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Get authentication tokens
+
+        Exchange a username and password for an RS256 access token and a single-use refresh token (anonymous rate
+        limit; repeated failures lock the account out for a while).
+        """
         return super().post(request, *args, **kwargs)
 
 
@@ -67,4 +72,8 @@ class RefreshApi(ThrottleFirstMixin, TokenViewBase):
         responses={200: TokenPairOutputSerializer, **error_responses(400, 401, 415, anonymous=True)},
     )
     def post(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refresh the tokens
+
+        A new access and refresh token for a refresh token, which is then spent (blacklisted).
+        """
         return super().post(request, *args, **kwargs)

@@ -124,7 +124,7 @@ ASGI_APPLICATION = "ncrsh_site.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "ncrsh_site" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -301,7 +301,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["ncrsh_site.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "ncrsh_site.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ncrsh_site.api.SwarmAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -344,10 +344,14 @@ CORS_ALLOWED_ORIGINS = CONFIG.cors_origins if CONFIG.cors_enabled else []
 CORS_ALLOW_METHODS = CONFIG.cors_methods
 CORS_ALLOW_HEADERS = CONFIG.cors_headers
 
-# --- Static files (admin, browsable API, Swagger UI), served by WhiteNoise ------------------
+# --- Static files (admin, browsable API, Swagger UI, the console), served by WhiteNoise ------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = NCRSH_HOME / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# The web console's modules, and the JavaScript SDK they import from /static/sdk/: the sdk folder
+# of the source tree (NCRSH_CLIENTS_DIR where the package is installed elsewhere, as in docker/).
+CLIENTS_DIR = Path(ENV.get("NCRSH_CLIENTS_DIR") or BASE_DIR / "sdk")
+STATICFILES_DIRS = [BASE_DIR / "ncrsh_site" / "static", ("sdk", CLIENTS_DIR / "js" / "src")]
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 LANGUAGE_CODE = "en-us"

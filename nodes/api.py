@@ -120,6 +120,10 @@ class NodeCollectionApi(SwarmApi):
         responses={200: NodeListOutputSerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
+        """List all nodes in the swarm
+
+        A page of the nodes, optionally of some statuses, with the counts of all and of the active ones.
+        """
         query = NodeListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         nodes = selectors.node_list(statuses=query.validated_data.get("status", ()))
@@ -138,6 +142,10 @@ class NodeCollectionApi(SwarmApi):
         responses={201: NodeDetailOutputSerializer, **error_responses(400, 403, 415)},
     )
     def post(self, request: Request) -> Response:
+        """Create a new swarm node (staff)
+
+        A pending node with its configuration, for `ncrsh worker --node <id>` to claim.
+        """
         body = NodeCreateInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         config = body.validated_data.get("config") or DEFAULT_CONFIG
@@ -150,10 +158,15 @@ class NodeDetailApi(SwarmApi):
 
     @extend_schema(operation_id="nodes_retrieve", responses={200: NodeDetailOutputSerializer, **error_responses(404)})
     def get(self, request: Request, node_id: str) -> Response:
+        """Get detailed node information"""
         return Response(NodeDetailOutputSerializer(selectors.node_get(node_id=node_id)).data)
 
     @extend_schema(operation_id="nodes_destroy", responses={204: None, **error_responses(403, 404, 409)})
     def delete(self, request: Request, node_id: str) -> Response:
+        """Remove node from swarm (staff)
+
+        CONFLICT while the node trains in a running session.
+        """
         services.node_delete(node_id=node_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -172,6 +185,10 @@ class NetworkDiscoverApi(SwarmApi):
         operation_id="network_discover", request=None, responses={200: DiscoverOutputSerializer, **error_responses(403)}
     )
     def post(self, request: Request) -> Response:
+        """Trigger peer discovery (staff)
+
+        Ping every node; those that do not answer in time are marked offline.
+        """
         return Response(network_discover())
 
 

@@ -170,6 +170,10 @@ class TrainingStartApi(SwarmApi):
         responses={201: TrainingStatusSerializer, **error_responses(400, 403, 404, 409, 415, 503)},
     )
     def post(self, request: Request) -> Response:
+        """Start distributed training session (staff)
+
+        TRAINING_IN_PROGRESS while another runs; the members are the named nodes or every active one.
+        """
         body = TrainingStartInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         session = services.session_start(request=body.validated_data, dispatch=dispatch_run)
@@ -179,6 +183,11 @@ class TrainingStartApi(SwarmApi):
 class TrainingStatusApi(SwarmApi):
     @extend_schema(operation_id="training_status", responses={200: TrainingStatusSerializer, **error_responses(404)})
     def get(self, request: Request) -> Response:
+        """Get current training status
+
+        The running session, else the last one: progress (step, round, loss, bits per byte, tokens/s, MFU) and each
+        member's state.
+        """
         # A read: silent nodes are swept on a schedule (every server and worker heartbeat), not here.
         return Response(selectors.session_status(selectors.session_current()))
 
@@ -193,6 +202,10 @@ class TrainingStopApi(SwarmApi):
         responses={200: TrainingStatusSerializer, **error_responses(403, 404)},
     )
     def post(self, request: Request) -> Response:
+        """Stop current training session (staff)
+
+        Every node stops after its current step; the final model is saved.
+        """
         session = services.session_stop(session=selectors.session_current())
         return Response(selectors.session_status(session))
 
@@ -204,6 +217,10 @@ class SessionListApi(SwarmApi):
         responses={200: SessionListSerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
+        """List training sessions
+
+        A page of the sessions, newest first, of one status or any.
+        """
         query = SessionListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         sessions = selectors.session_list(status=query.validated_data.get("status"))
@@ -219,6 +236,10 @@ class SessionDetailApi(SwarmApi):
         operation_id="training_sessions_retrieve", responses={200: SessionDetailSerializer, **error_responses(404)}
     )
     def get(self, request: Request, session_id: str) -> Response:
+        """Get one training session
+
+        Its configuration, members, run metrics, final model and a summary of its rounds in the ledger.
+        """
         session = selectors.session_get(session_id=session_id)
         history = request.build_absolute_uri(f"{reverse('consensus-history')}?{urlencode({'session': session.id})}")
         rounds = consensus_selectors.rounds_summary(session_id=session.id) | {"history": history}

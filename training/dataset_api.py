@@ -72,6 +72,10 @@ class DatasetListApi(SwarmApi):
         responses={200: DatasetListSerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
+        """List prepared datasets
+
+        Datasets a session can name (`dataset: <name>`), with their token counts and splits.
+        """
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = selectors.dataset_list()
@@ -87,6 +91,11 @@ class DatasetListApi(SwarmApi):
         responses={202: DatasetSerializer, 200: DatasetSerializer, **error_responses(400, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
+        """Prepare a dataset (staff)
+
+        A worker tokenises the source into a named dataset of memory-mapped shards; answers at once with status
+        preparing (follow dataset_progress events or poll the dataset).
+        """
         body = DatasetPrepareInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         row, mine = dataset_services.dataset_request(**body.validated_data, dispatch=dispatch_prepare)
@@ -96,4 +105,8 @@ class DatasetListApi(SwarmApi):
 class DatasetDetailApi(SwarmApi):
     @extend_schema(operation_id="datasets_retrieve", responses={200: DatasetSerializer, **error_responses(404)})
     def get(self, request: Request, name: str) -> Response:
+        """Get one dataset
+
+        Also while it is being prepared, or after its preparation failed (with the error).
+        """
         return Response(DatasetSerializer(selectors.dataset_get(name=name)).data)

@@ -54,6 +54,10 @@ class NetworkTopologyApi(SwarmApi):
         responses={200: TopologySerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
+        """Get current network topology
+
+        The session's members and the exchange between them, over a page of the nodes.
+        """
         return _network_page(request, node_selectors.network_topology, TopologySerializer)
 
 
@@ -64,12 +68,21 @@ class NetworkMetricsApi(SwarmApi):
         responses={200: NetworkMetricsSerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
+        """Get network performance metrics
+
+        A page of the nodes' exchange figures (bytes, fetch latency, round time), with totals over all of them.
+        """
         return _network_page(request, node_selectors.network_metrics, NetworkMetricsSerializer)
 
 
 class ConsensusStatusApi(SwarmApi):
     @extend_schema(operation_id="consensus_status", responses={200: ConsensusStatusSerializer, **error_responses(404)})
     def get(self, request: Request) -> Response:
+        """Get consensus protocol status
+
+        The running (or last) session's latest round: its phase, deadline, proposals with the votes so far, the policy
+        (quorum, operator approval) and whether the swarm is partitioned.
+        """
         session = selectors.session_current()
         plan = session.plan
         members = list(plan.members)
@@ -108,6 +121,10 @@ class ModelSaveApi(SwarmApi):
         responses={201: CheckpointSerializer, **error_responses(400, 403, 404, 415)},
     )
     def post(self, request: Request) -> Response:
+        """Save current model state (staff)
+
+        Register the running (or last) session's current global model as a checkpoint.
+        """
         body = SaveInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         session_id = body.validated_data.get("session_id")

@@ -33,6 +33,12 @@ def test_anyone_reads_a_valid_openapi_document_of_every_operation() -> None:
     operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
     assert {"nodes_list", "training_start", "consensus_vote", "models_export", "network_metrics"} <= operations
     assert Client().get("/api/v1/docs/").status_code == 200
+    for path, methods in document["paths"].items():
+        for method, op in methods.items():
+            # Its own words (the method's docstring), not a base class's docstring.
+            assert op.get("summary"), f"{method.upper()} {path} has no summary"
+            assert "Base of the API" not in op.get("description", "")
+            assert "Throttle right after" not in op.get("description", "")
 
 
 def test_the_operations_still_need_a_token() -> None:
