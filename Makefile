@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 # matching CUDA build, e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128".
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# The clients' tooling (the JavaScript SDK's dev tools, newman, playwright-core) from the npm registry.
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test check pytest clean
+.PHONY: run test check pytest clients clean
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 run: $(STAMP)
 	$(BIN)/ncrsh serve
 
-test: check pytest
+test: check pytest clients
 
 check: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,5 +34,15 @@ check: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+$(NODE_STAMP): package.json package-lock.json sdk/js/package.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ and npm are required for the clients' tests (apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+# The JavaScript SDK (against a live server), the Postman collection (newman) and the web console
+# (headless Chromium: Debian's chromium package) — each test starts its own `ncrsh serve`.
+clients: $(STAMP) $(NODE_STAMP)
+	NCRSH_BIN=$(abspath $(BIN)) npm test
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

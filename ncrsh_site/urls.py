@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ncrsh_site import health
+from ncrsh_site import console, health
 from ncrsh_site.auth import LoginApi, RefreshApi
 from ncrsh_site.metrics import metrics_view
 
@@ -15,9 +15,11 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("consensus.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("postman-collection.json", console.postman_collection, name="postman-collection"),
 ]
 
 urlpatterns = [
+    path("", console.console, name="console"),
     path("api/v1/", include(api_v1)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
