@@ -73,11 +73,18 @@ class NodeOutputSerializer(serializers.Serializer):
     performance = PerformanceSerializer(source="*")
 
 
+class GpuSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="as nvidia-smi numbers it on the host")
+    name = serializers.CharField()
+    memory_total = serializers.IntegerField(help_text="bytes")
+
+
 class NodeDetailOutputSerializer(NodeOutputSerializer):
     config = NodeConfigSerializer()
     memory_total = serializers.IntegerField(
         allow_null=True, help_text="bytes of its training device's memory (sessions are admitted against it)"
     )
+    gpus = GpuSerializer(many=True, help_text="the GPUs its worker trains on, as it reported them; empty on a CPU")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from typing import Any
 
 
 def host_memory() -> int | None:
@@ -15,25 +16,37 @@ def host_memory() -> int | None:
         return None
 
 
-def device_memory(device: str) -> int | None:
-    """Bytes of memory of ``device`` (``cpu``: the host's; ``cuda:N``: that GPU's, from
-    nvidia-smi); None when it cannot be told."""
+def gpus(device: str) -> list[dict[str, Any]]:
+    """The GPUs behind ``device`` as nvidia-smi describes them: ``[{"index", "name",
+    "memory_total" (bytes)}]``; empty for ``cpu``, and when it cannot be told."""
     if not device.startswith("cuda"):
-        return host_memory()
+        return []
     smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return None
     index = device.split(":", 1)[1] if ":" in device else "0"
-    if not index.isdigit():
-        return None
+    if smi is None or not index.isdigit():
+        return []
     try:
         answer = subprocess.run(  # noqa: S603 - nvidia-smi by its path, a GPU index of digits
-            [smi, "--query-gpu=memory.total", "--format=csv,noheader,nounits", "-i", index],
+            [smi, "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits", "-i", index],
             capture_output=True,
             text=True,
             timeout=10,
             check=True,
         )
-        return int(answer.stdout.strip().splitlines()[0]) << 20  # MiB
+        found = []
+        for line in answer.stdout.strip().splitlines():
+            number, rest = line.split(",", 1)
+            name, mib = rest.rsplit(",", 1)  # a name may hold commas; the memory is last
+            found.append({"index": int(number), "name": name.strip(), "memory_total": int(mib) << 20})
+        return found
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        return None
+        return []
+
+
+def device_memory(device: str) -> int | None:
+    """Bytes of memory of ``device`` (``cpu``: the host's; ``cuda:N``: that GPU's, from
+    nvidia-smi); None when it cannot be told."""
+    if not device.startswith("cuda"):
+        return host_memory()
+    found = gpus(device)
+    return found[0]["memory_total"] if found else None

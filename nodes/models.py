@@ -53,6 +53,9 @@ class Node(models.Model):
         blank=True,
         help_text="bytes of its training device's memory (embedded: its share of the host's)",
     )
+    gpus = models.JSONField(
+        default=list, blank=True, help_text="its worker's GPUs: [{index, name, memory_total (bytes)}]; empty on CPUs"
+    )
     network_latency = models.FloatField(null=True, blank=True, help_text="milliseconds to the control plane")
     public_key = models.CharField(
         max_length=64, blank=True, default="", help_text="Ed25519, hex: its exchange votes count only signed with it"

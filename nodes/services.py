@@ -58,12 +58,18 @@ def node_delete(*, node_id: str) -> None:
 
 @transaction.atomic
 def node_register(
-    *, node_id: str, address: str, claim: bool = False, memory_total: int | None = None, public_key: str = ""
+    *,
+    node_id: str,
+    address: str,
+    claim: bool = False,
+    memory_total: int | None = None,
+    gpus: list[dict[str, Any]] | None = None,
+    public_key: str = "",
 ) -> Node:
-    """A worker comes online, with the memory of the device it trains on (None: unknown) and the
-    public half of its node key (its credential from now on: nodes.identity). With ``claim``
-    the node must exist (created through the API and pending or known); otherwise it is
-    created or updated."""
+    """A worker comes online, with the memory of the device it trains on (None: unknown), its GPUs
+    (``nodes.hardware.gpus``; none on a CPU) and the public half of its node key (its credential
+    from now on: nodes.identity). With ``claim`` the node must exist (created through the API and
+    pending or known); otherwise it is created or updated."""
     now = timezone.now()
     if claim:
         node = Node.objects.select_for_update().filter(id=node_id).first()
@@ -72,8 +78,9 @@ def node_register(
     else:
         node, _ = Node.objects.select_for_update().get_or_create(id=node_id, defaults={"config": DEFAULT_CONFIG})
     node.address, node.status, node.last_seen, node.memory_total = address, NodeStatus.ACTIVE, now, memory_total
+    node.gpus = gpus or []
     node.public_key = public_key or node.public_key
-    node.save(update_fields=["address", "status", "last_seen", "memory_total", "public_key", "updated_at"])
+    node.save(update_fields=["address", "status", "last_seen", "memory_total", "gpus", "public_key", "updated_at"])
     _announce("node_joined", node)
     return node
 

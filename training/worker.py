@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from engine.identity import public_key_hex
-from nodes.hardware import device_memory, host_memory
+from nodes.hardware import device_memory, gpus, host_memory
 from nodes.heartbeat import Heartbeat
 from nodes.identity import node_private_key
 from nodes.services import node_leave, node_register, stable_node_id
@@ -65,6 +65,7 @@ def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None
         address=f"{host}/{device}",
         claim=node is not None,
         memory_total=device_memory(device),
+        gpus=gpus(device),
         public_key=public_key_hex(node_private_key(node_id)),
     )
     rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)

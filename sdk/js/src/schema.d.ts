@@ -779,6 +779,13 @@ export interface components {
             /** @description tokens generated */
             tokens: number;
         };
+        Gpu: {
+            /** @description as nvidia-smi numbers it on the host */
+            index: number;
+            /** @description bytes */
+            memory_total: number;
+            name: string;
+        };
         /** @description The paging fields of a list-shaped response (subclass to add its rows). */
         History: {
             /** @description newest first */
@@ -918,6 +925,8 @@ export interface components {
             config: components["schemas"]["NodeConfig"];
             /** Format: date-time */
             created_at: string;
+            /** @description the GPUs its worker trains on, as it reported them; empty on a CPU */
+            gpus: components["schemas"]["Gpu"][];
             id: string;
             /** Format: date-time */
             last_seen: string | null;
