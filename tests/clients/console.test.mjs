@@ -55,6 +55,10 @@ test('an operator signs in, trains, approves a round and downloads a verified ch
   await page.click('a[href="#fleet"]');
   await page.waitForFunction(() => document.querySelectorAll('#fleet-rows tr[data-node]').length === 2);
   assert.match(await page.textContent('#fleet-summary'), /2 active of 2/);
+  // Embedded nodes train on this host's CPU: no GPUs, a share of its memory.
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('#fleet-rows td.device')].every((td) => /^CPU · \d+/.test(td.textContent)),
+  );
   await shot('fleet');
 
   await page.click('a[href="#training"]');

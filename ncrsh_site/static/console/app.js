@@ -15,7 +15,7 @@ let client = null;
 let feed = null;
 let timer = 0;
 const session = { id: null, points: new Map(), tokensPerS: new Map(), latest: null };
-const deviceMemory = new Map(); // node id → its training device's memory (from its detail, fetched once)
+const devices = new Map(); // node id → what it trains on (from its detail, fetched once): {gpus, memory_total}
 
 // --- small helpers ------------------------------------------------------------------------------
 function el(tag, attrs = {}, ...children) {
@@ -30,7 +30,10 @@ function el(tag, attrs = {}, ...children) {
 
 const short = (hash) => (hash ? String(hash).replace(/^(\w+:)?(.{10}).*$/, '$1$2…') : '—');
 const number = (value, digits = 3) => (value === null || value === undefined ? '—' : Number(value).toFixed(digits));
-const bytes = (n) => (n ? `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB` : '—');
+function bytes(n) {
+  if (!n) return '—';
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
+}
 
 function age(when) {
   if (!when) return 'never';
@@ -163,17 +166,24 @@ async function loadFleet() {
     el('td', {}, el('code', {}, node.id)),
     el('td', { class: `status-${node.status}` }, node.status),
     el('td', {}, node.address ?? '—'),
-    el('td', {}, deviceMemory.has(node.id) ? bytes(deviceMemory.get(node.id)) : '…'),
+    el('td', { class: 'device' }, devices.has(node.id) ? device(devices.get(node.id)) : '…'),
     el('td', {}, age(node.last_seen)),
     el('td', {}, number(node.performance.training_speed, 2)),
     el('td', {}, el('code', {}, short(node.model_hash))),
   ), 'No nodes yet: start `ncrsh worker` on a GPU host.');
-  const unknown = list.nodes.filter((node) => !deviceMemory.has(node.id)).slice(0, 50);
+  const unknown = list.nodes.filter((node) => !devices.has(node.id)).slice(0, 50);
   if (unknown.length) {
     const details = await Promise.all(unknown.map((node) => client.nodes.get(node.id).catch(() => null)));
-    unknown.forEach((node, i) => deviceMemory.set(node.id, details[i]?.memory_total ?? null));
+    unknown.forEach((node, i) => devices.set(node.id, details[i] ?? { gpus: [], memory_total: null }));
     await loadFleet();
   }
+}
+
+/** "1 × NVIDIA H100 80GB HBM3 (80 GiB)", or the memory of a CPU node. */
+function device({ gpus, memory_total: memory }) {
+  if (!gpus?.length) return memory ? `CPU · ${bytes(memory)}` : '—';
+  const names = [...new Set(gpus.map((g) => g.name))].join(', ');
+  return `${gpus.length} × ${names} (${bytes(gpus[0].memory_total)})`;
 }
 
 async function loadTraining() {
@@ -272,7 +282,7 @@ async function loadLedger() {
   if (status === undefined || !history) return;
   $('round-facts').textContent = status
     ? `Session ${status.session_id} · round ${status.round ?? '—'} · ${status.phase}` +
-      (status.deadline ? ` until ${new Date(status.deadline).toLocaleTimeString()}` : '') +
+      (status.phase === 'voting' && status.deadline ? ` until ${new Date(status.deadline).toLocaleTimeString()}` : '') +
       ` · quorum ${Math.round(100 * status.quorum)} % · ${status.require_operator_approval ? 'operators approve each round' : 'nodes decide'}`
     : 'No session yet.';
   const proposals = status?.proposals ?? [];

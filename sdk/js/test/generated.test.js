@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { COLLECTION, SCHEMA_TYPES, collection, openapi, schemaTypes } from '../../generate.mjs';
+import { COLLECTION, SCHEMA_TYPES, collection, openapi, requestsOf, schemaTypes } from '../../generate.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const document = openapi();
@@ -20,11 +20,6 @@ test('the SDK type-checks against it (tsc --checkJs)', () => {
   const tsc = join(HERE, '../../../node_modules/.bin/tsc');
   execFileSync(tsc, ['-p', join(HERE, '../tsconfig.json'), '--noEmit'], { stdio: 'inherit' });
 });
-
-/** The collection without its example response bodies (faked afresh each run). */
-function requestsOf(value) {
-  return JSON.parse(JSON.stringify(value), (key, inner) => (key === 'response' ? inner.map((r) => r.code) : inner));
-}
 
 test('the Postman collection is the current document, every operation once', async () => {
   const fresh = await collection(document);
