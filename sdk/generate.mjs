@@ -21,7 +21,7 @@ export const SCHEMA_TYPES = join(ROOT, 'sdk/js/src/schema.d.ts');
 export const COLLECTION = join(ROOT, 'sdk/postman/postman-collection.json');
 
 /** The python of the project's virtual environment (NCRSH_PYTHON overrides). */
-export function python() {
+function python() {
   return process.env.NCRSH_PYTHON || join(ROOT, '.venv/bin/python');
 }
 

@@ -8,13 +8,14 @@ const TOKENS = 'ncrsh.tokens';
 const USER = 'ncrsh.user'; // the signed-in username: operator votes are recorded as operator:<username>
 const PAGES = ['fleet', 'training', 'ledger', 'checkpoints'];
 const $ = (id) => document.getElementById(id);
+const keep = (tokens) => sessionStorage.setItem(TOKENS, JSON.stringify(tokens)); // told each new pair
 
 /** @type {SwarmClient | null} */
 let client = null;
 /** @type {import('../sdk/index.js').EventFeed | null} */
 let feed = null;
 let timer = 0;
-const session = { id: null, points: new Map(), tokensPerS: new Map(), latest: null };
+const session = { id: null, active: null, points: new Map(), tokensPerS: new Map(), latest: null };
 const devices = new Map(); // node id → what it trains on (from its detail, fetched once): {gpus, memory_total}
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ function clientFor(tokens) {
     baseUrl: window.location.origin,
     authToken: tokens.access,
     refreshToken: tokens.refresh,
-    onTokens: (fresh) => sessionStorage.setItem(TOKENS, JSON.stringify(fresh)),
+    onTokens: keep,
   });
 }
 
@@ -78,9 +79,8 @@ async function signIn(event) {
   $('login-error').textContent = '';
   try {
     client = await SwarmClient.login(window.location.origin, form.get('username'), form.get('password'), {
-      onTokens: (fresh) => sessionStorage.setItem(TOKENS, JSON.stringify(fresh)),
+      onTokens: keep, // the login's pair included
     });
-    sessionStorage.setItem(TOKENS, JSON.stringify({ access: client.authToken, refresh: client.refreshToken }));
     sessionStorage.setItem(USER, String(form.get('username')));
     await start();
   } catch (error) {
@@ -161,6 +161,10 @@ function refresh() {
 async function loadFleet() {
   const list = await guarded(() => client.nodes.list({ limit: 1000 }));
   if (!list) return;
+  // What a node trains on is in its detail only, and does not change: fetched once per node.
+  const unknown = list.nodes.filter((node) => !devices.has(node.id)).slice(0, 50);
+  const details = await Promise.all(unknown.map((node) => client.nodes.get(node.id).catch(() => null)));
+  unknown.forEach((node, i) => devices.set(node.id, details[i] ?? { gpus: [], memory_total: null }));
   $('fleet-summary').textContent = `${list.active} active of ${list.total}`;
   rows($('fleet-rows'), list.nodes, (node) => el('tr', { 'data-node': node.id },
     el('td', {}, el('code', {}, node.id)),
@@ -171,12 +175,6 @@ async function loadFleet() {
     el('td', {}, number(node.performance.training_speed, 2)),
     el('td', {}, el('code', {}, short(node.model_hash))),
   ), 'No nodes yet: start `ncrsh worker` on a GPU host.');
-  const unknown = list.nodes.filter((node) => !devices.has(node.id)).slice(0, 50);
-  if (unknown.length) {
-    const details = await Promise.all(unknown.map((node) => client.nodes.get(node.id).catch(() => null)));
-    unknown.forEach((node, i) => devices.set(node.id, details[i] ?? { gpus: [], memory_total: null }));
-    await loadFleet();
-  }
 }
 
 /** "1 × NVIDIA H100 80GB HBM3 (80 GiB)", or the memory of a CPU node. */
@@ -197,11 +195,14 @@ async function loadTraining() {
     session.points.clear();
     session.tokensPerS.clear();
   }
+  const active = Boolean(status) && ['running', 'stopping'].includes(status.status);
+  // Opened for the operator when no session runs; left as they set it otherwise.
+  if (active !== session.active) $('start-panel').open = !active;
+  session.active = active;
   session.latest = status;
   if (status?.progress?.step) addPoint({ ...status, node_id: null });
   $('session-title').textContent = status ? `${status.session_id} · ${status.status}` : 'no session yet';
-  $('stop').hidden = !status || !['running', 'stopping'].includes(status.status);
-  $('start-panel').open = !status || !['running', 'stopping'].includes(status.status);
+  $('stop').hidden = !active;
   renderFacts();
 }
 

@@ -123,14 +123,14 @@ export class SwarmClient {
    * @returns {Promise<Response>}
    */
   async raw(method, path, options = {}) {
-    return this.#send(method, path, options, Boolean(this.refreshToken));
+    return this.#send(method, path, options, Boolean(this.refreshToken) && !path.startsWith('auth/'));
   }
 
   /**
    * @param {string} method
    * @param {string} path
    * @param {RequestOptions} options
-   * @param {boolean} mayRefresh
+   * @param {boolean} mayRefresh whether a 401 may renew the tokens (never for auth/ itself)
    * @returns {Promise<Response>}
    */
   async #send(method, path, { json, params, signal }, mayRefresh) {

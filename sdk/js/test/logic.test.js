@@ -81,6 +81,12 @@ test('a 401 renews the tokens once and retries; onTokens hears the new pair', as
   const stubborn = new SwarmClient({ authToken: 'old', refreshToken: 'r', fetch: twice.fetch });
   await assert.rejects(stubborn.nodes.list(), (error) => /** @type {SwarmError} */ (error).status === 401);
   assert.equal(twice.seen.length, 3);
+
+  // A refused login is the answer, not a reason to renew the tokens.
+  const refused = scripted([expired]);
+  const signing = new SwarmClient({ authToken: 'old', refreshToken: 'r', fetch: refused.fetch });
+  await assert.rejects(signing.request('POST', 'auth/login', { json: { username: 'a', password: 'b' } }));
+  assert.equal(refused.seen.length, 1);
 });
 
 test('a download whose bytes do not match the announced sha256 is refused', async () => {
