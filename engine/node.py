@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ import xxhash
 from engine.config import ModelConfig, Policy, Strategy, TrainConfig
 from engine.data import Batches, Corpus, validation_batches
 from engine.errors import DatasetUnavailable
-from engine.exchange import Exchange
+from engine.exchange import Exchange, InMemoryExchange, MemoryStore
 from engine.faults import FAULTS, FaultyExchange
 from engine.flops import flops_per_token
 from engine.flops import peak_flops as engine_peak_flops
 from engine.model import GPT, build_model
+from engine.ranks import Ranks
 from engine.rounds import Ledger, Round, RoundContext, RoundOutcome
 from engine.strategies import make_sync
 from engine.trainer import Trainer, evaluate
@@ -170,7 +172,7 @@ def train_node(
     spec: NodeSpec,
     *,
     corpus: Corpus,
-    exchange: Exchange,
+    exchange: Exchange | None = None,
     reporter: Reporter | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     device: torch.device | None = None,
@@ -179,10 +181,21 @@ def train_node(
     ledger: Ledger | None = None,
     identity: Identity | None = None,
     peak_flops: float | None = None,
+    ranks: Ranks | None = None,
 ) -> NodeResult:
     """Train ``spec``'s node to its last step (or a stop request), in rounds with its peers
     (with an ``identity``, its votes signed and theirs counted only when signed). MFU is
-    reported against ``peak_flops`` (FLOP/s), by default the device's from engine.flops."""
+    reported against ``peak_flops`` (FLOP/s per device), by default the device's from engine.flops.
+
+    ``ranks``: this process's place in a node of several processes (engine.ranks). Only the
+    lead (rank 0, or the only process) meets the swarm: it needs the ``exchange``, and the
+    reporter, ledger, identity and stop check are its alone (the others' are not used)."""
+    ranks = ranks or Ranks()
+    if not ranks.lead:
+        # Never read by a peer: the lead's round outcome comes to this rank by broadcast.
+        exchange, reporter, ledger, identity = InMemoryExchange(MemoryStore()), None, None, None
+    if exchange is None:
+        raise ValueError("the node's lead process needs an exchange")
     if spec.fault is not None:
         exchange = FaultyExchange(exchange, spec.fault, delay_s=spec.policy.deadline_s * 1.5)
     run = _NodeRun(
@@ -197,6 +210,7 @@ def train_node(
         ledger=ledger,
         identity=identity,
         peak_flops=peak_flops,
+        ranks=ranks,
     )
     return run.train()
 
@@ -223,6 +237,7 @@ class _NodeRun:
         ledger: Ledger | None,
         identity: Identity | None,
         peak_flops: float | None,
+        ranks: Ranks,
     ) -> None:
         self.spec, self.exchange, self.reporter, self.should_stop, self.device = (
             spec,
@@ -230,6 +245,12 @@ class _NodeRun:
             reporter,
             should_stop,
             device,
+        )
+        ranks.check(spec.train.batch_size)
+        self.ranks, self.rows, self.weight = (
+            ranks,
+            ranks.rows(spec.train.batch_size),
+            ranks.weight(spec.train.batch_size),
         )
         rank = spec.members.index(spec.node_id)
         self.model = build_model(spec.model, seed=spec.train.seed)
@@ -249,7 +270,9 @@ class _NodeRun:
             self.model, spec.train, total_steps=self.total, device=device, start_step=self.first_step
         )
         probe_batch = self.val[rank % len(self.val)]
-        self.probe = Probe(self.model, probe_batch, device, spec.train.bf16) if spec.policy.check_loss else None
+        self.probe = (
+            Probe(self.model, probe_batch, device, spec.train.bf16) if spec.policy.check_loss and ranks.lead else None
+        )
         self.ctx = RoundContext(
             exchange,
             spec.session,
@@ -270,12 +293,15 @@ class _NodeRun:
             lent=self.ctx.lent,
             error_feedback=spec.error_feedback and spec.wire_dtype != "float32",
         )
+        if ranks.size > 1:
+            self.trainer.data_parallel()
         self.staging = Staging()
-        self.base_hash = fingerprint(self.sync.global_params(), self.staging)
+        self.base_hash = self._fingerprint()
         if peak_flops is None and device.type == "cuda":
             peak_flops = engine_peak_flops(torch.cuda.get_device_name(device))
-        # FLOPs of one token's training over the device's peak: tokens/s times this is the MFU.
-        self.mfu_per_token = flops_per_token(spec.model) / peak_flops if peak_flops else None
+        # FLOPs of one token's training over the node's peak (its devices'): tokens/s times
+        # this is the node's MFU.
+        self.mfu_per_token = flops_per_token(spec.model) / (peak_flops * ranks.size) if peak_flops else None
         self.rounds = resume.rounds if resume is not None else 0
         self.records: list[RoundRecord] = []
         self.compute_s = self.round_s = 0.0
@@ -285,21 +311,27 @@ class _NodeRun:
         stopped, step = False, self.first_step
         window_start, window_tokens = time.perf_counter(), 0
         for step in range(self.first_step, self.total):
-            if self.should_stop():
+            if self._stop(step):
                 stopped = True
                 break
             started = time.perf_counter()
             last = step == self.total - 1
             report = (step + 1) % spec.train.log_every == 0 or last
-            loss, accuracy = trainer.forward_backward(*batches.next(), measure=report)
+            inputs, targets = batches.next()
+            loss, accuracy = trainer.forward_backward(
+                inputs[self.rows], targets[self.rows], measure=report, weight=self.weight
+            )
             window_tokens += spec.train.batch_size * spec.model.seq_len
-            if self.sync.due(step, last):
+            due = self.sync.due(step, last)
+            if self.ranks.size > 1 and (report or due):
+                loss, accuracy = self._node_figures(loss, accuracy)
+            if due:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)  # the inner steps' queued work is compute
                 round_started, inner = time.perf_counter(), trainer.step_seconds
                 outcome = self.sync.after_backward(step, last, functools.partial(self._round, step, loss))
                 assert outcome is not None
-                self.base_hash = fingerprint(self.sync.global_params(), self.staging)  # once per round
+                self.base_hash = self._fingerprint()  # once per round
                 self.round_s += time.perf_counter() - round_started - (trainer.step_seconds - inner)
                 self.compute_s += round_started - started + (trainer.step_seconds - inner)
                 self._record(outcome, step)
@@ -326,7 +358,9 @@ class _NodeRun:
                 self.reporter.log(metrics, step + 1)
                 window_start, window_tokens = time.perf_counter(), 0
 
-        val_loss, val_accuracy = trainer.evaluate(self.val)  # the model holds the swarm's global weights
+        # The model holds the swarm's global weights; the lead's figures are the node's.
+        val_loss, val_accuracy = trainer.evaluate(self.val) if self.ranks.lead else (math.nan, math.nan)
+        self.ranks.close()
         return NodeResult(
             node_id=spec.node_id,
             steps=step + (0 if stopped else 1),
@@ -344,6 +378,27 @@ class _NodeRun:
             stopped=stopped,
         )
 
+    def _stop(self, step: int) -> bool:
+        """A stop request, checked every step; with several ranks, the lead's answer at its
+        report steps (all ranks agree there, and none waits in a collective alone)."""
+        if self.ranks.size == 1:
+            return self.should_stop()
+        if step % self.spec.train.log_every:
+            return False
+        return self.ranks.agree(self.ranks.lead and self.should_stop(), self.device)
+
+    def _node_figures(
+        self, loss: torch.Tensor, accuracy: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The node's loss and accuracy from its ranks' weighted ones."""
+        figures = torch.stack([loss.float(), accuracy.float() if accuracy is not None else torch.zeros_like(loss)])
+        self.ranks.mean(figures)
+        return figures[0], (figures[1] if accuracy is not None else None)
+
+    def _fingerprint(self) -> str:
+        """The base hash, which only the lead (the one that proposes) needs."""
+        return fingerprint(self.sync.global_params(), self.staging) if self.ranks.lead else ""
+
     def _round(
         self,
         step: int,
@@ -354,10 +409,13 @@ class _NodeRun:
         into: torch.Tensor | None,
     ) -> RoundOutcome:
         """A round with this node's ``update``; the held-out probe (if on) judges each proposal
-        by the loss of ``base - scale * proposal``; the merged update goes ``into`` if given."""
+        by the loss of ``base - scale * proposal``; the merged update goes ``into`` if given.
+        The lead runs it; every rank gets its outcome (engine.ranks)."""
+        if not self.ranks.lead:
+            return self.ranks.share(None, update, into)
         spec, probe = self.spec, self.probe
         base_loss = probe.loss(base) if probe else None
-        return Round(
+        outcome = Round(
             self.ctx,
             self.rounds,
             update,
@@ -373,6 +431,7 @@ class _NodeRun:
             ),
             into=into,
         ).run()
+        return self.ranks.share(outcome, update, into)
 
     def _record(self, outcome: RoundOutcome, step: int) -> None:
         """After a round (and its outer step): record it under the new base hash, report it."""

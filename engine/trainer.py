@@ -9,6 +9,7 @@ from typing import cast
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from engine.config import TrainConfig
 from engine.model import GPT
@@ -27,7 +28,10 @@ class Trainer:
     ) -> None:
         self.model, self.config, self.device = model, config, device
         self.step_seconds = 0.0
-        self.forward: nn.Module = cast(nn.Module, torch.compile(model)) if config.compile else model
+        # What evaluates (the model itself), and what trains: the same, or the model under DDP
+        # once the node has several ranks (``data_parallel``).
+        self.inference: nn.Module = self._compiled(model)
+        self.forward = self.inference
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer: torch.optim.Optimizer
         if config.inner_optimizer == "adamw":
@@ -47,11 +51,23 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s + start_step, warmup=config.warmup_steps, total=total_steps)
         )
 
+    def _compiled(self, module: nn.Module) -> nn.Module:
+        return cast(nn.Module, torch.compile(module)) if self.config.compile else module
+
+    def data_parallel(self) -> None:
+        """Train under DDP from now on: the backward pass averages the gradients over the node's
+        ranks (engine.ranks). Called once the model's weights have their final storage (the
+        strategy flattens them). The model has no buffers and uses every parameter in each step,
+        so DDP's defaults fit."""
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.forward = self._compiled(DistributedDataParallel(self.model, device_ids=ids))
+
     def forward_backward(
-        self, inputs: torch.Tensor, targets: torch.Tensor, *, measure: bool = False
+        self, inputs: torch.Tensor, targets: torch.Tensor, *, measure: bool = False, weight: float = 1.0
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Gradients of one batch into ``.grad``; returns the detached loss and, when ``measure``,
-        the next-token accuracy. Reading either (a device sync) is the caller's choice."""
+        """Gradients of one batch into ``.grad`` (of its mean loss times ``weight``); returns the
+        detached loss and, when ``measure``, the next-token accuracy, both times ``weight``.
+        Reading either (a device sync) is the caller's choice."""
         inputs, targets = inputs.to(self.device, non_blocking=True), targets.to(self.device, non_blocking=True)
         self.model.train()
         with torch.autocast(
@@ -59,8 +75,10 @@ class Trainer:
         ):
             logits, loss = self.forward(inputs, targets)
         assert loss is not None
+        if weight != 1.0:
+            loss = loss * weight
         loss.backward()
-        accuracy = (logits.detach().argmax(-1) == targets).float().mean() if measure else None
+        accuracy = (logits.detach().argmax(-1) == targets).float().mean() * weight if measure else None
         return loss.detach(), accuracy
 
     def step(self) -> None:
@@ -75,7 +93,7 @@ class Trainer:
         self.step_seconds += time.perf_counter() - started
 
     def evaluate(self, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
-        return evaluate(self.forward, batches, device=self.device, bf16=self.config.bf16)
+        return evaluate(self.inference, batches, device=self.device, bf16=self.config.bf16)
 
 
 @torch.no_grad()

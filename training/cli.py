@@ -64,11 +64,15 @@ def worker(args: argparse.Namespace) -> None:
     _setup_django()
     from django.conf import settings
 
-    from training.worker import run_worker
+    from training.worker import WorkerDevices, run_worker
 
     if settings.EMBEDDED:
         raise SystemExit("ncrsh: a worker needs REDIS_URL (the fleet's broker) and DATABASE_URL (its registry)")
-    run_worker(node=args.node, device=args.device, loglevel=args.loglevel)
+    try:
+        devices = WorkerDevices.parse(device=args.device, gpus=args.gpus, nproc=args.nproc)
+    except ValueError as exc:
+        raise SystemExit(f"ncrsh worker: {exc}") from None
+    run_worker(node=args.node, devices=devices, loglevel=args.loglevel)
 
 
 def data_prepare(args: argparse.Namespace) -> None:
@@ -130,11 +134,17 @@ def add_server_commands(commands: Any) -> None:
     serve_parser.add_argument("--host", help="address to bind (default: api.host, 0.0.0.0)")
     serve_parser.add_argument("--port", type=int, help="port (default: NCRSH_PORT or api.port, 8080)")
     serve_parser.set_defaults(handler=serve)
-    worker_parser = commands.add_parser("worker", help="run a swarm node (a Celery worker for one device)")
+    worker_parser = commands.add_parser(
+        "worker", help="run a swarm node (a Celery worker for one device, or for several as one node)"
+    )
     worker_parser.add_argument(
         "--node", help="claim this node id, created with POST /api/v1/nodes (default: host+device)"
     )
     worker_parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
+    worker_parser.add_argument(
+        "--gpus", help="one node on these GPUs, e.g. 0,1,2,3: one process each, data parallel (DDP over NCCL)"
+    )
+    worker_parser.add_argument("--nproc", type=int, help="one node of N CPU processes, data parallel (DDP over gloo)")
     worker_parser.add_argument("--loglevel", default="INFO")
     worker_parser.set_defaults(handler=worker)
     data_parser = commands.add_parser("data", help="prepared datasets (token shards)")

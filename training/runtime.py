@@ -16,11 +16,11 @@ import torch
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.checkpoint import save_checkpoint
 from engine.data import Corpus
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
-from engine.files import file_sha256
-from engine.node import NodeResult, NodeSpec, Resume, node_batches, train_node
+from engine.node import NodeResult, NodeSpec, node_batches, train_node
+from engine.ranks import Ranks
 from engine.tokenizer import Tokenizer
 from models_store.dataset_services import dataset_local
 from models_store.selectors import checkpoint_path
@@ -29,8 +29,10 @@ from ncrsh_site.api import finite
 from ncrsh_site.errors import ConsensusFailed, DomainError
 from nodes.identity import node_identity
 from training.models import NodeRun, RunStatus, TrainingSession
+from training.ranks import RankRun, RunStart, launch_ranks
 from training.reporting import DatabaseLedger, DatabaseReporter, run_pulse, run_reporter
-from training.services import StaleRun, run_finish, stop_requested
+from training.services import StaleRun, run_finish, run_lost, stop_requested
+from training.worker import worker_devices, worker_exit
 
 logger = logging.getLogger(__name__)
 
@@ -91,23 +93,17 @@ def node_spec(session: TrainingSession, node_id: str) -> NodeSpec:
     )
 
 
-def _resume(session: TrainingSession) -> Resume | None:
-    """A node claiming its run after rounds were committed (a late start, or a restart after a
-    crash) joins where the swarm is: the freshest snapshot any node wrote."""
+def run_start(session: TrainingSession) -> RunStart:
+    """Where a run starts: a node claiming its run after rounds were committed (a late start, or
+    a restart after a crash) joins where the swarm is, at the freshest snapshot any node wrote."""
+    plan = session.plan
     latest = snapshot_latest(session.id)
-    if latest is None:
-        return None
-    path, metadata = latest
-    loaded = load_checkpoint(path, sha256=file_sha256(path))
-    return Resume(rounds=int(metadata["round"]), step=int(metadata["step"]), state=loaded.tensors)
-
-
-def _initial_state(session: TrainingSession) -> dict[str, torch.Tensor] | None:
     checkpoint = session.initial_checkpoint
-    if checkpoint is None:
-        return None
-    loaded = load_checkpoint(checkpoint_path(checkpoint), sha256=checkpoint.sha256)
-    return loaded.tensors
+    return RunStart(
+        dataset=dataset_local(dataset=plan.dataset, tokenizer=plan.tokenizer, vocab_size=plan.vocab_size),
+        resume=(latest[0], int(latest[1]["round"]), int(latest[1]["step"])) if latest else None,
+        initial=(checkpoint_path(checkpoint), checkpoint.sha256) if checkpoint else None,
+    )
 
 
 def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult, tokenizer: Tokenizer) -> None:
@@ -157,60 +153,111 @@ def execute_run(session_id: str, node_id: str) -> None:
 
 
 def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
-    session_id, node_id = session.id, run.node_id
-    try:
-        spec = node_spec(session, node_id)
-        plan = session.plan
-        corpus = Corpus.open(dataset_local(dataset=plan.dataset, tokenizer=plan.tokenizer, vocab_size=plan.vocab_size))
+    """Fix where the run starts, then train it here, or in the node's ranks (training.ranks)."""
+    with _failure_recorded(run, token):
+        start = run_start(session)
+        spec = node_spec(session, run.node_id)
         NodeRun.objects.filter(id=run.id, claimed_by=token).update(
-            total_steps=spec.train.total_steps(node_batches(spec, corpus).steps_per_epoch)
+            total_steps=spec.train.total_steps(node_batches(spec, Corpus.open(start.dataset)).steps_per_epoch)
         )
-        with _exchange(session_id) as exchange, run_reporter(run, session, corpus.tokenizer) as reporter:
-            result = train_node(
-                spec,
-                corpus=corpus,
-                exchange=exchange,
-                reporter=reporter,
-                should_stop=lambda: stop_requested(session_id),
-                device=torch.device("cuda" if torch.cuda.is_available() else "cpu"),
-                initial_state=_initial_state(session),
-                resume=_resume(session),
-                ledger=DatabaseLedger(session),
-                identity=node_identity(node_id),
-                peak_flops=settings.PEAK_FLOPS,
-            )
-        if result.rounds and not result.stopped and not any(r.committed for r in result.rounds):
-            reasons = sorted({r.reason for r in result.rounds})
-            raise ConsensusFailed(f"none of {len(result.rounds)} rounds committed: {'; '.join(reasons)}")
-        _final_checkpoint(session, run, result, corpus.tokenizer)
-        metrics = {
-            "val_loss": finite(result.val_loss),
-            "val_bits_per_byte": finite(result.val_bits_per_byte),
-            "val_accuracy": finite(result.val_accuracy),
-            "model_hash": result.model_hash,
-            "steps": result.steps,
-            "rounds": len(result.rounds),
-            "bytes_sent": result.bytes_sent,
-            "bytes_received": result.bytes_received,
-            "compute_seconds": result.compute_seconds,
-            "exchange_seconds": result.exchange_seconds,
-        }
-        status = RunStatus.STOPPED if result.stopped else RunStatus.COMPLETED
+        devices = [torch.device(name) for name in worker_devices()] or [
+            torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        ]
+        if len(devices) == 1:
+            lead_run(session, run, token, start, devices[0], Ranks())
+            return
+        ended = launch_ranks(RankRun(session.id, run.node_id, token, start, tuple(map(str, devices))))
+        if ended is None:
+            return
+        if not ended.lost:
+            run_failed(run, token, ended.reason)
+        elif run_lost(run_id=run.id, claim=token, error=ended.reason):
+            logger.error("run of %s in %s: %s; the worker leaves the swarm", run.node_id, session.id, ended.reason)
+            worker_exit(f"node {run.node_id}: {ended.reason} in {session.id}")
+
+
+def follow_run(session: TrainingSession, run: NodeRun, start: RunStart, device: torch.device, ranks: Ranks) -> None:
+    """A rank other than the lead: the same steps on its rows of each batch, the rounds' outcomes
+    from the lead; nothing reported."""
+    train_node(
+        node_spec(session, run.node_id),
+        corpus=Corpus.open(start.dataset),
+        device=device,
+        initial_state=start.loaded_initial(),
+        resume=start.loaded_resume(),
+        ranks=ranks,
+    )
+
+
+def lead_run(
+    session: TrainingSession, run: NodeRun, token: str, start: RunStart, device: torch.device, ranks: Ranks
+) -> None:
+    """The node's run as its only process or its lead rank: train with the swarm, report, and
+    record how the run ended (its failure is the caller's to record)."""
+    session_id, node_id = session.id, run.node_id
+    corpus = Corpus.open(start.dataset)
+    with _exchange(session_id) as exchange, run_reporter(run, session, corpus.tokenizer) as reporter:
+        result = train_node(
+            node_spec(session, node_id),
+            corpus=corpus,
+            exchange=exchange,
+            reporter=reporter,
+            should_stop=lambda: stop_requested(session_id),
+            device=device,
+            initial_state=start.loaded_initial(),
+            resume=start.loaded_resume(),
+            ledger=DatabaseLedger(session),
+            identity=node_identity(node_id),
+            peak_flops=settings.PEAK_FLOPS,
+            ranks=ranks,
+        )
+    if result.rounds and not result.stopped and not any(r.committed for r in result.rounds):
+        reasons = sorted({r.reason for r in result.rounds})
+        raise ConsensusFailed(f"none of {len(result.rounds)} rounds committed: {'; '.join(reasons)}")
+    _final_checkpoint(session, run, result, corpus.tokenizer)
+    metrics = {
+        "val_loss": finite(result.val_loss),
+        "val_bits_per_byte": finite(result.val_bits_per_byte),
+        "val_accuracy": finite(result.val_accuracy),
+        "model_hash": result.model_hash,
+        "steps": result.steps,
+        "rounds": len(result.rounds),
+        "bytes_sent": result.bytes_sent,
+        "bytes_received": result.bytes_received,
+        "compute_seconds": result.compute_seconds,
+        "exchange_seconds": result.exchange_seconds,
+    }
+    status = RunStatus.STOPPED if result.stopped else RunStatus.COMPLETED
+    try:
         run_finish(run_id=run.id, status=status, metrics=metrics, claim=token)
     except StaleRun:
         logger.warning(
             "run of %s in %s was taken over by a rejoined incarnation; its result is dropped", node_id, session_id
         )
+
+
+def failure_reason(exc: Exception) -> str:
+    """How a run's failure reads in its session's status and training_stopped event."""
+    if isinstance(exc, DomainError):
+        return f"{exc.message} ({exc.error_code}): {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_failed(run: NodeRun, token: str, reason: str) -> None:
+    try:
+        run_finish(run_id=run.id, status=RunStatus.FAILED, metrics={}, error=reason, claim=token)
+    except StaleRun:
+        logger.warning("run of %s in %s was taken over; its failure is not recorded", run.node_id, run.session_id)
+
+
+@contextlib.contextmanager
+def _failure_recorded(run: NodeRun, token: str) -> Iterator[None]:
+    """A run that fails (a dataset that cannot be read, a session in which no round could
+    commit...) ends failed with the reason, in the session's status and training_stopped."""
+    try:
+        yield
     except Exception as exc:
-        logger.exception("run of %s in %s failed", node_id, session_id)
-        reason = (
-            f"{exc.message} ({exc.error_code}): {exc}"
-            if isinstance(exc, DomainError)
-            else f"{type(exc).__name__}: {exc}"
-        )
-        try:
-            run_finish(run_id=run.id, status=RunStatus.FAILED, metrics={}, error=reason, claim=token)
-        except StaleRun:
-            logger.warning("run of %s in %s was taken over; its failure is not recorded", node_id, session_id)
+        logger.exception("run of %s in %s failed", run.node_id, run.session_id)
+        run_failed(run, token, failure_reason(exc))
     finally:
         close_old_connections()

@@ -228,6 +228,19 @@ def run_finish(
 
 
 @transaction.atomic
+def run_lost(*, run_id: int, claim: str, error: str) -> bool:
+    """The process training a run lost part of itself (a rank of a node of several processes
+    died): the run goes offline with the reason, as if its node had been killed, so that the
+    restarted worker rejoins it. False (and nothing changed) where the run had already ended,
+    or is held by another incarnation."""
+    run = NodeRun.objects.select_for_update().get(id=run_id)
+    if run.claimed_by != claim or run.status != RunStatus.TRAINING:
+        return False
+    run_finish(run_id=run_id, status=RunStatus.OFFLINE, metrics=run.metrics, error=error, claim=claim)
+    return True
+
+
+@transaction.atomic
 def session_finish_if_done(*, session_id: str) -> None:
     """When no run is left training, the session ends: stopped if a stop was asked, failed if
     every run failed, completed otherwise; its final figures come from its runs."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +23,27 @@ from training.dispatch import dispatch_run
 from training.services import runs_rejoin, sweep_due
 
 logger = logging.getLogger(__name__)
+
+# Set by `ncrsh worker` for its Celery child: the node's devices, one per rank ("cuda:0,cuda:1",
+# "cpu,cpu"), and the file where a child that lost a rank says why the worker must exit.
+DEVICES_ENV = "NCRSH_NODE_DEVICES"
+EXIT_REASON_ENV = "NCRSH_WORKER_EXIT_REASON"
+
+
+def worker_devices() -> list[str]:
+    """This worker's devices, one per rank, as `ncrsh worker` set them (none: not under it)."""
+    named = os.environ.get(DEVICES_ENV, "")
+    return named.split(",") if named else []
+
+
+def worker_exit(reason: str) -> None:
+    """From the Celery child: ask the worker (its parent) for a warm shutdown, with the reason
+    it prints as it exits with status 1 (so that a supervisor restarts it)."""
+    path = os.environ.get(EXIT_REASON_ENV)
+    if not path:
+        return  # not under `ncrsh worker` (the task body run in-process): nothing to stop
+    Path(path).write_text(reason)
+    os.kill(os.getppid(), signal.SIGTERM)
 
 
 def start_local_nodes(count: int) -> Heartbeat:
@@ -50,22 +75,73 @@ def start_local_nodes(count: int) -> Heartbeat:
     return heartbeat
 
 
-def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None:
+@dataclass(frozen=True)
+class WorkerDevices:
+    """What one ``ncrsh worker`` trains on: one device, or several ranks of one node (GPUs, or
+    CPU processes). ``label`` names them in the node's id and address; ``ranks``: each rank's
+    device as the Celery child sees it; ``visible``: the GPUs the child may see
+    (CUDA_VISIBLE_DEVICES); ``physical``: the devices as the host numbers them."""
+
+    label: str
+    ranks: tuple[str, ...]
+    visible: str | None
+    physical: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, *, device: str = "cpu", gpus: str | None = None, nproc: int | None = None) -> WorkerDevices:
+        """From the worker's options; ValueError with what to change."""
+        if gpus is not None:
+            if nproc is not None or device != "cpu":
+                raise ValueError("--gpus names the node's devices: give it without --device or --nproc")
+            indexes = [i.strip() for i in gpus.split(",")]
+            if not all(i.isdigit() for i in indexes) or len(set(indexes)) != len(indexes):
+                raise ValueError(f"--gpus takes distinct GPU indexes, e.g. 0,1,2,3; got {gpus!r}")
+            visible = ",".join(indexes)
+            return cls(
+                f"cuda:{visible}",
+                tuple(f"cuda:{i}" for i in range(len(indexes))),
+                visible,
+                tuple(f"cuda:{i}" for i in indexes),
+            )
+        if nproc is not None:
+            if nproc < 1 or device != "cpu":
+                raise ValueError("--nproc starts N CPU processes (N >= 1); for GPUs use --gpus 0,1,...")
+            return cls("cpu" if nproc == 1 else f"cpu*{nproc}", ("cpu",) * nproc, None, ("cpu",))
+        if device.startswith("cuda:"):
+            # Only the child process initialises CUDA; it sees its one GPU as cuda:0.
+            return cls(device, ("cuda:0",), device.split(":", 1)[1], (device,))
+        if device != "cpu":
+            raise ValueError(f"--device is cpu or cuda:N, got {device!r}")
+        return cls("cpu", ("cpu",), None, ("cpu",))
+
+    def memory_per_rank(self) -> int | None:
+        """What one rank may use: each holds a whole replica (DDP), on its own GPU, or in the
+        host's memory that the CPU ranks share. None when it cannot be told."""
+        memories = [device_memory(device) for device in self.physical]
+        if any(memory is None for memory in memories):
+            return None
+        least = min(memory for memory in memories if memory is not None)
+        return least if self.visible is not None else least // len(self.ranks)
+
+
+def run_worker(*, node: str | None, devices: WorkerDevices, loglevel: str = "INFO") -> None:
     """A fleet node: register, beat, consume the queue named after the node (one child process,
-    which alone touches the GPU), and leave on a clean shutdown."""
+    which alone touches the GPUs: it trains each run itself, or launches the node's ranks), and
+    leave on a clean shutdown. Exits with status 1 when a rank died (its run went offline):
+    restarted, the worker rejoins the run."""
     from ncrsh_site.celery import app
 
     host = socket.gethostname()
-    node_id = node or stable_node_id(host=host, device=device)
-    if device.startswith("cuda:"):
-        # Only the child process initialises CUDA; it sees its one GPU as cuda:0.
-        os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+    node_id = node or stable_node_id(host=host, device=devices.label)
+    if devices.visible is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = devices.visible
+    os.environ[DEVICES_ENV] = ",".join(devices.ranks)
     node_register(
         node_id=node_id,
-        address=f"{host}/{device}",
+        address=f"{host}/{devices.label}",
         claim=node is not None,
-        memory_total=device_memory(device),
-        gpus=gpus(device),
+        memory_total=devices.memory_per_rank(),
+        gpus=[gpu for device in devices.physical for gpu in gpus(device)],
         public_key=public_key_hex(node_private_key(node_id)),
     )
     rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
@@ -82,10 +158,16 @@ def run_worker(*, node: str | None, device: str, loglevel: str = "INFO") -> None
         "without_mingle": True,
         "without_gossip": True,
     }
-    print(f"ncrsh worker: node {node_id} on {host} ({device}), broker {settings.CELERY_BROKER_URL}", flush=True)
-    try:
-        app.Worker(**options).start()
-    finally:
-        heartbeat.stop()
-        node_leave(node_id=node_id)
-        print(f"ncrsh worker: node {node_id} left the swarm", flush=True)
+    shown = devices.label if len(devices.ranks) == 1 else f"{devices.label}: {len(devices.ranks)} processes"
+    print(f"ncrsh worker: node {node_id} on {host} ({shown}), broker {settings.CELERY_BROKER_URL}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="ncrsh-worker-") as scratch:
+        exit_reason = Path(scratch) / "exit-reason"
+        os.environ[EXIT_REASON_ENV] = str(exit_reason)
+        try:
+            app.Worker(**options).start()
+        finally:
+            heartbeat.stop()
+            node_leave(node_id=node_id)
+            print(f"ncrsh worker: node {node_id} left the swarm", flush=True)
+        if exit_reason.exists():
+            raise SystemExit(f"ncrsh worker: {exit_reason.read_text()}; restart the worker to rejoin")

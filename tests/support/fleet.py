@@ -24,9 +24,10 @@ class Fleet:
         self.server, self.client, self.env, self.stack = server, client, dict(env), stack
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, node_id: str, **env: str) -> subprocess.Popen[bytes]:
-        """A worker for ``node_id`` (again, after a crash or a stop), with extra environment."""
-        self.workers[node_id] = self.stack.enter_context(worker_process(self.env | env, node_id))
+    def start(self, node_id: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        """A worker for ``node_id`` (again, after a crash or a stop), with extra arguments
+        (``--nproc 2``) and environment."""
+        self.workers[node_id] = self.stack.enter_context(worker_process(self.env | env, node_id, *args))
         return self.workers[node_id]
 
     def stop(self, node_id: str) -> None:
@@ -62,7 +63,9 @@ class Fleet:
 
 
 @contextmanager
-def running_fleet(home: Path, workers: int, *, redis: str | None = None) -> Iterator[Fleet]:
+def running_fleet(
+    home: Path, workers: int, *, redis: str | None = None, worker_args: tuple[str, ...] = ()
+) -> Iterator[Fleet]:
     if not (SHARED_DATA / "wikitext-2" / "valid.txt").is_file():
         pytest.fail(f"wikitext-2 is expected at {SHARED_DATA}")
     extra = {
@@ -81,6 +84,6 @@ def running_fleet(home: Path, workers: int, *, redis: str | None = None) -> Iter
         fleet = Fleet(server, client, env, stack)
         node_ids = [client.post("/api/v1/nodes", json={}).json()["id"] for _ in range(workers)]
         for node_id in node_ids:
-            fleet.start(node_id)
+            fleet.start(node_id, *worker_args)
         fleet.answering(node_ids)
         yield fleet

@@ -110,12 +110,12 @@ def server_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def worker_process(env: Mapping[str, str], node_id: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A real ``ncrsh worker --node <id>``: a Celery worker that is a swarm node."""
+def worker_process(env: Mapping[str, str], node_id: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``ncrsh worker --node <id> [args]``: a Celery worker that is a swarm node."""
     log = Path(env["NCRSH_HOME"]) / f"worker-{node_id}.log"
     with log.open("ab") as sink:  # a restarted worker adds to its log
         process = subprocess.Popen(
-            [NCRSH, "worker", "--node", node_id],
+            [NCRSH, "worker", "--node", node_id, *args],
             env=dict(env),
             stdout=sink,
             stderr=subprocess.STDOUT,

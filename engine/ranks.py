@@ -1,0 +1,123 @@
+"""A node of several processes: torch.distributed ranks that train as ONE swarm member.
+
+The ranks of a node hold the same model and take the same steps. Each inner step, the node's
+batch is split among them by rows (``rows``), each rank's loss is weighted by its share of the
+rows (``weight``), and DDP averages the gradients during the backward pass: the step equals one
+process's step on the whole batch, to float noise, whatever the number of ranks (an uneven
+split included). At a round, rank 0 alone (the lead) proposes, votes and decides with the swarm;
+its outcome, the merged update with it, is broadcast to the other ranks (``share``), and every
+rank applies the same outer step. The ranks agree on stopping where rank 0 says so
+(``agree``), at report steps: a stop never leaves a rank waiting in a collective alone.
+
+NCCL on GPUs, gloo on CPUs; the process group is the default one, set up by whoever started
+the ranks (torch's elastic launcher: ``training.ranks``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from engine.errors import EngineError
+from engine.rounds import RoundOutcome
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in its node: rank ``rank`` of ``size`` (alone: rank 0 of 1)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def lead(self) -> bool:
+        """Rank 0: the one that meets the swarm (exchange, ledger, reports)."""
+        return self.rank == 0
+
+    @classmethod
+    def joined(cls, device: torch.device) -> Ranks:
+        """This process's ranks in the default process group, starting it from the environment
+        the launcher set (MASTER_ADDR, RANK, WORLD_SIZE...) if it is not yet started."""
+        if not dist.is_initialized():
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo", device_id=_device_id(device))
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    def check(self, batch_size: int) -> None:
+        if batch_size < self.size:
+            raise EngineError(
+                f"batch_size {batch_size} cannot be split over the node's {self.size} processes:"
+                f" give it at least {self.size} sequences per step, or start the worker with fewer"
+            )
+
+    def rows(self, batch_size: int) -> slice:
+        """This rank's rows of a node batch: as even a split as there is, the first ranks one more."""
+        share, extra = divmod(batch_size, self.size)
+        start = self.rank * share + min(self.rank, extra)
+        return slice(start, start + share + (1 if self.rank < extra else 0))
+
+    def weight(self, batch_size: int) -> float:
+        """What this rank's mean loss is scaled by, so that DDP's mean over ranks of the scaled
+        losses' gradients is the whole batch's mean loss gradient."""
+        part = self.rows(batch_size)
+        return (part.stop - part.start) * self.size / batch_size
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The node's figure from each rank's weighted one (the mean over ranks), in place."""
+        if self.size > 1:
+            dist.all_reduce(values)
+            values /= self.size
+        return values
+
+    def agree(self, flag: bool, device: torch.device) -> bool:
+        """Rank 0's ``flag``, on every rank."""
+        if self.size == 1:
+            return flag
+        shared = torch.tensor([1 if flag else 0], dtype=torch.uint8, device=device)
+        dist.broadcast(shared, src=0)
+        return bool(shared.item())
+
+    def share(self, outcome: RoundOutcome | None, like: torch.Tensor, into: torch.Tensor | None) -> RoundOutcome:
+        """Rank 0's round ``outcome`` on every rank (the others pass None): its decision, votes
+        and figures, and its merged update (into ``into`` if given, else a new vector like
+        ``like``) and, when the round merged it, the lead's own update as the peers decoded it."""
+        if self.size == 1:
+            assert outcome is not None
+            return outcome
+        header: list[object] = [None, False, False]
+        if self.lead:
+            assert outcome is not None
+            header = [
+                dataclasses.replace(outcome, aggregate=None, merged_own=None),
+                outcome.aggregate is not None,
+                outcome.merged_own is not None,
+            ]
+        dist.broadcast_object_list(header, src=0, device=like.device if like.device.type == "cuda" else None)
+        shared, has_aggregate, has_own = header
+        assert isinstance(shared, RoundOutcome)
+        if self.lead:
+            assert outcome is not None
+            for vector in (outcome.aggregate, outcome.merged_own):
+                if vector is not None:
+                    dist.broadcast(vector, src=0)
+            return outcome
+        if has_aggregate:
+            shared.aggregate = into if into is not None else torch.empty_like(like)
+            dist.broadcast(shared.aggregate, src=0)
+        if has_own:
+            shared.merged_own = torch.empty_like(like)
+            dist.broadcast(shared.merged_own, src=0)
+        return shared
+
+    def close(self) -> None:
+        if self.size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _device_id(device: torch.device) -> torch.device | None:
+    """NCCL binds the group to the rank's GPU up front (eager init); gloo takes none."""
+    return device if device.type == "cuda" else None
