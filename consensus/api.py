@@ -53,6 +53,9 @@ class DecisionSerializer(serializers.Serializer):
     votes = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
     reasons = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
     proposals = ProposalSerializer(many=True)
+    members = serializers.ListField(
+        child=serializers.CharField(), help_text="the round's members: quorum and majority are counted over them"
+    )
     missing = serializers.ListField(
         child=serializers.CharField(), help_text="members without a proposal in time (stragglers, nodes gone)"
     )

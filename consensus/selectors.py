@@ -44,6 +44,8 @@ def decision_summary(decision: Decision) -> dict[str, Any]:
             if any(not v.approve for v in p.votes.all())
         },
         "proposals": [proposal_summary(p) for p in round_.proposals.all()],
+        # The round's members (a node admitted while the session ran is one from its first round).
+        "members": list(round_.members),
         # Members without a proposal in the round: stragglers past its deadline, or nodes gone.
         "missing": sorted(set(round_.members) - {p.node_id for p in round_.proposals.all()}),
         "aggregator": decision.aggregator,

@@ -169,6 +169,10 @@ class Strategy:
     def exchanges_gradients(self) -> bool:
         return self.name == "sync_sgd"
 
+    def rounds(self, total_steps: int) -> int:
+        """How many rounds a run of ``total_steps`` inner steps has (the last step ends one)."""
+        return -(-total_steps // self.local_steps)
+
 
 def make_strategy(
     name: str, *, local_steps: int | None = None, outer_lr: float | None = None, outer_momentum: float | None = None

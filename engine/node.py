@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import time
@@ -73,6 +74,9 @@ class NodeSpec:
     # With a lossy wire format, carry what it rounds away into the next round's proposal (off:
     # over int8 it changed the loss by 0.1%, within noise, in bench/communication.py).
     error_feedback: bool = False
+    # How many members the session's steps are counted for (its first members; 0: all of
+    # ``members``): an epoch stays the same number of steps for every node when others join.
+    planned_members: int = 0
 
     def __post_init__(self) -> None:
         if self.node_id not in self.members:
@@ -150,9 +154,16 @@ class Probe:
         return evaluate(self.model, self.batch, device=self.device, bf16=self.bf16)[0]
 
 
+def node_total_steps(spec: NodeSpec, corpus: Corpus) -> int:
+    """The run's inner steps: the same for every member, whenever it joined."""
+    planned = spec.planned_members or len(spec.members)
+    first = Batches(corpus.shard(0, planned), batch_size=spec.train.batch_size, seq_len=spec.model.seq_len, seed=0)
+    return spec.train.total_steps(first.steps_per_epoch)
+
+
 def node_batches(spec: NodeSpec, corpus: Corpus, start_step: int = 0) -> Batches:
-    """The node's training batches from ``start_step`` on: its own shard, in an order fixed by
-    the seed and its rank."""
+    """The node's training batches from ``start_step`` on: its own shard of the train split
+    among ``spec.members``, in an order fixed by the seed and its rank."""
     if corpus.tokenizer.vocab_size > spec.model.vocab_size:
         raise DatasetUnavailable(
             f"the dataset's tokenizer ({corpus.tokenizer.spec}) has {corpus.tokenizer.vocab_size} tokens;"
@@ -182,6 +193,7 @@ def train_node(
     identity: Identity | None = None,
     peak_flops: float | None = None,
     ranks: Ranks | None = None,
+    membership: Callable[[int], tuple[str, ...]] | None = None,
 ) -> NodeResult:
     """Train ``spec``'s node to its last step (or a stop request), in rounds with its peers
     (with an ``identity``, its votes signed and theirs counted only when signed). MFU is
@@ -189,11 +201,18 @@ def train_node(
 
     ``ranks``: this process's place in a node of several processes (engine.ranks). Only the
     lead (rank 0, or the only process) meets the swarm: it needs the ``exchange``, and the
-    reporter, ledger, identity and stop check are its alone (the others' are not used)."""
+    reporter, ledger, identity, stop check and membership are its alone (the others' are not
+    used).
+
+    ``membership(index)``: round ``index``'s members, fixed from the moment they are asked for
+    (so that a node admitted while the session runs joins at a round no member has started);
+    asked once per round, for the next one. Without it the members stay ``spec.members``. When
+    they change, the node takes its shard of the train split among the new members from the
+    next step on."""
     ranks = ranks or Ranks()
     if not ranks.lead:
         # Never read by a peer: the lead's round outcome comes to this rank by broadcast.
-        exchange, reporter, ledger, identity = InMemoryExchange(MemoryStore()), None, None, None
+        exchange, reporter, ledger, identity, membership = InMemoryExchange(MemoryStore()), None, None, None, None
     if exchange is None:
         raise ValueError("the node's lead process needs an exchange")
     if spec.fault is not None:
@@ -211,6 +230,7 @@ def train_node(
         identity=identity,
         peak_flops=peak_flops,
         ranks=ranks,
+        membership=membership,
     )
     return run.train()
 
@@ -238,6 +258,7 @@ class _NodeRun:
         identity: Identity | None,
         peak_flops: float | None,
         ranks: Ranks,
+        membership: Callable[[int], tuple[str, ...]] | None,
     ) -> None:
         self.spec, self.exchange, self.reporter, self.should_stop, self.device = (
             spec,
@@ -265,7 +286,8 @@ class _NodeRun:
             seq_len=spec.model.seq_len,
             max_batches=spec.train.eval_batches,
         )
-        self.total = spec.train.total_steps(self.batches.steps_per_epoch)
+        self.total = node_total_steps(spec, corpus)
+        self.membership = membership
         self.trainer = Trainer(
             self.model, spec.train, total_steps=self.total, device=device, start_step=self.first_step
         )
@@ -307,7 +329,7 @@ class _NodeRun:
         self.compute_s = self.round_s = 0.0
 
     def train(self) -> NodeResult:
-        spec, trainer, batches = self.spec, self.trainer, self.batches
+        spec, trainer = self.spec, self.trainer
         stopped, step = False, self.first_step
         window_start, window_tokens = time.perf_counter(), 0
         for step in range(self.first_step, self.total):
@@ -317,7 +339,7 @@ class _NodeRun:
             started = time.perf_counter()
             last = step == self.total - 1
             report = (step + 1) % spec.train.log_every == 0 or last
-            inputs, targets = batches.next()
+            inputs, targets = self.batches.next()  # replaced when the members change
             loss, accuracy = trainer.forward_backward(
                 inputs[self.rows], targets[self.rows], measure=report, weight=self.weight
             )
@@ -335,6 +357,7 @@ class _NodeRun:
                 self.round_s += time.perf_counter() - round_started - (trainer.step_seconds - inner)
                 self.compute_s += round_started - started + (trainer.step_seconds - inner)
                 self._record(outcome, step)
+                self._next_members(step + 1)
             else:
                 self.sync.after_backward(step, last, functools.partial(self._round, step, loss))
                 self.compute_s += time.perf_counter() - started
@@ -346,8 +369,8 @@ class _NodeRun:
                     "bits_per_byte": self.corpus.bits_per_byte(float(loss)),
                     "accuracy": float(accuracy),
                     "tokens_per_s": window_tokens / elapsed,
-                    "epoch": batches.epoch,
-                    "batch_progress": batches.batch_progress,
+                    "epoch": self.batches.epoch,
+                    "batch_progress": self.batches.batch_progress,
                     "lr": trainer.optimizer.param_groups[0]["lr"],
                     "round": self.rounds,
                     # Share of this node's time so far spent in rounds rather than computing.
@@ -377,6 +400,19 @@ class _NodeRun:
             peer_wait_seconds=self.exchange.waited_s,
             stopped=stopped,
         )
+
+    def _next_members(self, next_step: int) -> None:
+        """The next round's members (fixed now, by asking): from ``next_step`` on, this node
+        trains on its shard among them."""
+        if self.membership is None and self.ranks.size == 1:
+            return
+        asked = self.membership(self.rounds) if self.membership is not None else None
+        members = self.ranks.share_object(asked)
+        if members is None or members == self.ctx.members:
+            return
+        self.spec = dataclasses.replace(self.spec, members=members)
+        self.ctx = dataclasses.replace(self.ctx, members=members)
+        self.batches = node_batches(self.spec, self.corpus, next_step)
 
     def _stop(self, step: int) -> bool:
         """A stop request, checked every step; with several ranks, the lead's answer at its

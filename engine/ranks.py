@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from engine.errors import EngineError
 from engine.rounds import RoundOutcome
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,14 @@ class Ranks:
         dist.broadcast(shared, src=0)
         return bool(shared.item())
 
+    def share_object(self, value: T) -> T:
+        """Rank 0's ``value`` (anything picklable) on every rank."""
+        if self.size == 1:
+            return value
+        box: list[object] = [value]
+        dist.broadcast_object_list(box, src=0, device=self._object_device())
+        return box[0]  # type: ignore[return-value]
+
     def share(self, outcome: RoundOutcome | None, like: torch.Tensor, into: torch.Tensor | None) -> RoundOutcome:
         """Rank 0's round ``outcome`` on every rank (the others pass None): its decision, votes
         and figures, and its merged update (into ``into`` if given, else a new vector like
@@ -96,7 +107,7 @@ class Ranks:
                 outcome.aggregate is not None,
                 outcome.merged_own is not None,
             ]
-        dist.broadcast_object_list(header, src=0, device=like.device if like.device.type == "cuda" else None)
+        dist.broadcast_object_list(header, src=0, device=self._object_device())
         shared, has_aggregate, has_own = header
         assert isinstance(shared, RoundOutcome)
         if self.lead:
@@ -112,6 +123,11 @@ class Ranks:
             shared.merged_own = torch.empty_like(like)
             dist.broadcast(shared.merged_own, src=0)
         return shared
+
+    @staticmethod
+    def _object_device() -> torch.device | None:
+        """Where broadcast_object_list stages the pickles: the rank's GPU under NCCL."""
+        return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
 
     def close(self) -> None:
         if self.size > 1 and dist.is_initialized():

@@ -24,7 +24,8 @@ _NODE = {"node_id": _text(), "address": _text(nullable=True), "status": {"$ref":
 
 # The ``data`` of each event type, as the services publish it.
 PAYLOADS: dict[str, dict[str, Any]] = {
-    "node_joined": _object(_NODE, {"reason": _text()}),
+    # With session_id: admitted to that running session, a member from ``round`` on.
+    "node_joined": _object(_NODE, {"reason": _text(), "session_id": _text(), "round": _INTEGER, "members": _TEXTS}),
     "node_left": {
         "oneOf": [
             _object({**_NODE, "reason": _text()}),

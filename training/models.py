@@ -46,6 +46,13 @@ class TrainingSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Started on every active node (no node list): nodes that come up while it runs join it.
+    admits_nodes = models.BooleanField(default=False)
+    # Nodes admitted while it runs, each from a round on: [{"from_round": r, "node_id": id}]; and
+    # the last round whose members a node has asked for (training.services.session_members_fix):
+    # an admission never changes the members of that round or of one before it.
+    joined = models.JSONField(default=list, blank=True)
+    members_fixed_through = models.IntegerField(default=-1)
 
     class Meta:
         ordering = ("-created_at",)
@@ -57,6 +64,19 @@ class TrainingSession(models.Model):
     @property
     def plan(self) -> SessionPlan:
         return SessionPlan.from_json({"dataset": self.dataset, **self.config})
+
+    def members_at(self, index: int) -> list[str]:
+        """Round ``index``'s members: the plan's, then each admitted node from its round on."""
+        return [*self.plan.members, *(j["node_id"] for j in self.joined if j["from_round"] <= index)]
+
+    @property
+    def members(self) -> list[str]:
+        """Every node taking part: the plan's and those admitted since."""
+        return [*self.plan.members, *(j["node_id"] for j in self.joined)]
+
+    def first_round_of(self, node_id: str) -> int:
+        """The first round ``node_id`` is a member of."""
+        return next((j["from_round"] for j in self.joined if j["node_id"] == node_id), 0)
 
 
 class RunStatus(models.TextChoices):

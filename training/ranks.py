@@ -48,6 +48,11 @@ class RunStart:
     resume: tuple[Path, int, int] | None
     initial: tuple[Path, str] | None
 
+    @property
+    def first_round(self) -> int:
+        """The round the run starts at: the one after the snapshot's, else the first."""
+        return self.resume[1] if self.resume is not None else 0
+
     def loaded_resume(self) -> Resume | None:
         if self.resume is None:
             return None

@@ -30,7 +30,7 @@ from ncrsh_site.events import publish
 from nodes.models import Node
 from nodes.services import network_record
 from training.models import NodeRun, RunStatus, TrainingSession
-from training.selectors import session_status
+from training.selectors import session_members_at, session_status
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class DatabaseReporter:
         ledger_record(
             session_id=self.session.id,
             index=outcome.index,
-            members=list(self.plan.members),
+            members=session_members_at(session_id=self.session.id, index=outcome.index),
             base_hash=outcome.decision.base_hash,
             proposers=list(outcome.proposers),
             votes=[dataclasses.asdict(v) for v in outcome.votes],
@@ -107,7 +107,7 @@ class DatabaseReporter:
             "model_config": self.plan.model.to_dict(),
             "strategy": dataclasses.asdict(self.plan.strategy),
             "aggregator": dataclasses.asdict(self.plan.policy.aggregator),
-            "members": list(self.plan.members),
+            "members": session_members_at(session_id=self.session.id, index=round_index),
             # The tokenizer itself travels with the weights: a checkpoint is usable on its own.
             "dataset": self.plan.dataset,
             "tokenizer": {
@@ -125,7 +125,6 @@ class DatabaseLedger:
 
     def __init__(self, session: TrainingSession) -> None:
         self.session = session
-        self.members = list(session.plan.members)
         self.aggregator = dataclasses.asdict(session.plan.policy.aggregator)
 
     def opened(
@@ -134,7 +133,7 @@ class DatabaseLedger:
         round_open(
             session_id=self.session.id,
             index=index,
-            members=self.members,
+            members=session_members_at(session_id=self.session.id, index=index),
             base_hash=base_hash,
             deadline=datetime.fromtimestamp(deadline, UTC),
             proposals={node: dict(meta) for node, meta in proposals.items()},
@@ -152,7 +151,7 @@ class DatabaseLedger:
         decided = round_decide(
             session_id=self.session.id,
             index=index,
-            members=self.members,
+            members=session_members_at(session_id=self.session.id, index=index),
             base_hash=base_hash,
             aggregator=self.aggregator,
             votes=[dataclasses.asdict(vote) for vote in votes],

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from django.conf import settings
@@ -19,7 +22,8 @@ from django.db import close_old_connections, transaction
 from engine.checkpoint import save_checkpoint
 from engine.data import Corpus
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
-from engine.node import NodeResult, NodeSpec, node_batches, train_node
+from engine.files import read_metadata
+from engine.node import NodeResult, NodeSpec, node_total_steps, train_node
 from engine.ranks import Ranks
 from engine.tokenizer import Tokenizer
 from models_store.dataset_services import dataset_local
@@ -28,10 +32,10 @@ from models_store.services import checkpoint_register, snapshot_latest
 from ncrsh_site.api import finite
 from ncrsh_site.errors import ConsensusFailed, DomainError
 from nodes.identity import node_identity
-from training.models import NodeRun, RunStatus, TrainingSession
+from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
 from training.ranks import RankRun, RunStart, launch_ranks
 from training.reporting import DatabaseLedger, DatabaseReporter, run_pulse, run_reporter
-from training.services import StaleRun, run_finish, run_lost, stop_requested
+from training.services import StaleRun, run_finish, run_lost, session_members_fix, stop_requested
 from training.worker import worker_devices, worker_exit
 
 logger = logging.getLogger(__name__)
@@ -78,11 +82,14 @@ def _exchange(session_id: str) -> Iterator[Exchange]:
         exchange.close()
 
 
-def node_spec(session: TrainingSession, node_id: str) -> NodeSpec:
+def node_spec(session: TrainingSession, node_id: str, first_round: int) -> NodeSpec:
+    """The node's part in the session from round ``first_round`` on (whose members are fixed
+    by asking for them)."""
     plan = session.plan
     return NodeSpec(
         node_id=node_id,
-        members=plan.members,
+        members=tuple(session_members_fix(session_id=session.id, index=first_round)),
+        planned_members=len(plan.members),
         model=plan.model,
         train=plan.train,
         strategy=plan.strategy,
@@ -93,17 +100,49 @@ def node_spec(session: TrainingSession, node_id: str) -> NodeSpec:
     )
 
 
-def run_start(session: TrainingSession) -> RunStart:
-    """Where a run starts: a node claiming its run after rounds were committed (a late start, or
-    a restart after a crash) joins where the swarm is, at the freshest snapshot any node wrote."""
+def run_start(session: TrainingSession, node_id: str) -> RunStart:
+    """Where a run starts: a node claiming its run after rounds were committed (a late start, a
+    restart after a crash, a node admitted while the session runs) joins where the swarm is, at
+    the freshest snapshot any node wrote, pinned (hard-linked) for this run as it was: its
+    writer replaces it at the next round, and every rank must load the same one."""
     plan = session.plan
     latest = snapshot_latest(session.id)
+    resume = None
+    if latest is not None:
+        pinned = _pinned_snapshot(session.id, node_id)
+        pinned.unlink(missing_ok=True)
+        os.link(latest[0], pinned)
+        metadata = read_metadata(pinned)
+        resume = (pinned, int(metadata["round"]), int(metadata["step"]))
     checkpoint = session.initial_checkpoint
     return RunStart(
         dataset=dataset_local(dataset=plan.dataset, tokenizer=plan.tokenizer, vocab_size=plan.vocab_size),
-        resume=(latest[0], int(latest[1]["round"]), int(latest[1]["step"])) if latest else None,
+        resume=resume,
         initial=(checkpoint_path(checkpoint), checkpoint.sha256) if checkpoint else None,
     )
+
+
+def _pinned_snapshot(session_id: str, node_id: str) -> Path:
+    return settings.CHECKPOINT_DIR / "sessions" / f"{session_id}.{node_id}.resume.safetensors"
+
+
+def _await_first_round(session: TrainingSession, node_id: str, every_s: float = 1.0) -> bool:
+    """A node admitted while the session runs starts at its first round, from the swarm's state
+    after the round before: wait for that state's snapshot. False if the session ends first,
+    or every other node's run has (no such round is coming)."""
+    first_round = session.first_round_of(node_id)
+    while first_round > 0:
+        latest = snapshot_latest(session.id)
+        if latest is not None and int(latest[1].get("round", 0)) >= first_round:
+            break
+        others = session.runs.exclude(node_id=node_id).filter(status__in=(RunStatus.QUEUED, RunStatus.TRAINING))
+        if (
+            not others.exists()
+            or not TrainingSession.objects.filter(id=session.id, status=SessionStatus.RUNNING).exists()
+        ):
+            return False
+        time.sleep(every_s)
+    return True
 
 
 def _final_checkpoint(session: TrainingSession, run: NodeRun, result: NodeResult, tokenizer: Tokenizer) -> None:
@@ -154,11 +193,14 @@ def execute_run(session_id: str, node_id: str) -> None:
 
 def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
     """Fix where the run starts, then train it here, or in the node's ranks (training.ranks)."""
-    with _failure_recorded(run, token):
-        start = run_start(session)
-        spec = node_spec(session, run.node_id)
+    with _failure_recorded(run, token), _unpinned(session.id, run.node_id):
+        if not _await_first_round(session, run.node_id):
+            run_finish(run_id=run.id, status=RunStatus.STOPPED, metrics={}, error="the session ended before its round")
+            return
+        start = run_start(session, run.node_id)
+        spec = node_spec(session, run.node_id, start.first_round)
         NodeRun.objects.filter(id=run.id, claimed_by=token).update(
-            total_steps=spec.train.total_steps(node_batches(spec, Corpus.open(start.dataset)).steps_per_epoch)
+            total_steps=node_total_steps(spec, Corpus.open(start.dataset))
         )
         devices = [torch.device(name) for name in worker_devices()] or [
             torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -180,7 +222,7 @@ def follow_run(session: TrainingSession, run: NodeRun, start: RunStart, device: 
     """A rank other than the lead: the same steps on its rows of each batch, the rounds' outcomes
     from the lead; nothing reported."""
     train_node(
-        node_spec(session, run.node_id),
+        node_spec(session, run.node_id, start.first_round),
         corpus=Corpus.open(start.dataset),
         device=device,
         initial_state=start.loaded_initial(),
@@ -198,7 +240,7 @@ def lead_run(
     corpus = Corpus.open(start.dataset)
     with _exchange(session_id) as exchange, run_reporter(run, session, corpus.tokenizer) as reporter:
         result = train_node(
-            node_spec(session, node_id),
+            node_spec(session, node_id, start.first_round),
             corpus=corpus,
             exchange=exchange,
             reporter=reporter,
@@ -210,6 +252,7 @@ def lead_run(
             identity=node_identity(node_id),
             peak_flops=settings.PEAK_FLOPS,
             ranks=ranks,
+            membership=lambda index: tuple(session_members_fix(session_id=session_id, index=index)),
         )
     if result.rounds and not result.stopped and not any(r.committed for r in result.rounds):
         reasons = sorted({r.reason for r in result.rounds})
@@ -248,6 +291,15 @@ def run_failed(run: NodeRun, token: str, reason: str) -> None:
         run_finish(run_id=run.id, status=RunStatus.FAILED, metrics={}, error=reason, claim=token)
     except StaleRun:
         logger.warning("run of %s in %s was taken over; its failure is not recorded", run.node_id, run.session_id)
+
+
+@contextlib.contextmanager
+def _unpinned(session_id: str, node_id: str) -> Iterator[None]:
+    """The run's pinned snapshot lives as long as the run."""
+    try:
+        yield
+    finally:
+        _pinned_snapshot(session_id, node_id).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -73,3 +73,8 @@ def session_status(session: TrainingSession) -> dict[str, Any]:
             for r in runs
         ],
     }
+
+
+def session_members_at(*, session_id: str, index: int) -> list[str]:
+    """Round ``index``'s members of the session (read afresh: nodes may have been admitted)."""
+    return TrainingSession.objects.only("dataset", "config", "joined").get(id=session_id).members_at(index)

@@ -42,7 +42,7 @@ def _network_page(
         if "session" in query.validated_data
         else selectors.session_latest()
     )
-    session_id, members = (session.id, list(session.plan.members)) if session else (None, [])
+    session_id, members = (session.id, session.members) if session else (None, [])
     body = select(session_id=session_id, members=members, window=query.window)
     return Response(serializer(body | query.links(request, total=body["total"])).data)
 
@@ -85,8 +85,9 @@ class ConsensusStatusApi(SwarmApi):
         """
         session = selectors.session_current()
         plan = session.plan
-        members = list(plan.members)
+        # The latest round's members (nodes admitted since join at a later one), else the session's.
         latest = consensus_selectors.round_latest(session_id=session.id)
+        members = list(latest.members) if latest is not None else session.members
         alive = Node.objects.filter(id__in=members, status__in=ALIVE_STATUSES).count()
         history = consensus_selectors.decision_history(session_id=session.id)
         last = history.filter(round=latest).first() if latest else None

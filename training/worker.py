@@ -20,7 +20,7 @@ from nodes.heartbeat import Heartbeat
 from nodes.identity import node_private_key
 from nodes.services import node_leave, node_register, stable_node_id
 from training.dispatch import dispatch_run
-from training.services import runs_rejoin, sweep_due
+from training.services import runs_rejoin, session_admit, sweep_due
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,9 @@ def run_worker(*, node: str | None, devices: WorkerDevices, loglevel: str = "INF
     rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
     if rejoined:
         print(f"ncrsh worker: node {node_id} rejoins {', '.join(rejoined)}", flush=True)
+    joined = session_admit(node_id=node_id, dispatch=dispatch_run)
+    if joined:
+        print(f"ncrsh worker: node {node_id} joins {joined} at a round boundary", flush=True)
     heartbeat = Heartbeat([node_id], sweep=sweep_due)
     heartbeat.start()
     options: dict[str, Any] = {

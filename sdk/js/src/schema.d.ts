@@ -695,6 +695,8 @@ export interface components {
             diverged: {
                 [key: string]: string;
             };
+            /** @description the round's members: quorum and majority are counted over them */
+            members: string[];
             /** @description members without a proposal in time (stragglers, nodes gone) */
             missing: string[];
             model_hash: string;
@@ -941,8 +943,11 @@ export interface components {
         NodeJoinedEvent: {
             data: {
                 address: string | null;
+                members?: string[];
                 node_id: string;
                 reason?: string;
+                round?: number;
+                session_id?: string;
                 status: components["schemas"]["NodeStatusEnum"];
             };
             /** Format: date-time */
