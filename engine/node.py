@@ -24,6 +24,7 @@ from engine.flops import peak_flops as engine_peak_flops
 from engine.model import GPT, build_model
 from engine.ranks import Ranks
 from engine.rounds import Ledger, Round, RoundContext, RoundOutcome
+from engine.sharding import full_state, shard_model
 from engine.strategies import make_sync
 from engine.trainer import Trainer, evaluate
 from engine.vectors import flatten_parameters
@@ -277,7 +278,10 @@ class _NodeRun:
         self.model = build_model(spec.model, seed=spec.train.seed)
         if start is not None:
             self.model.load_state_dict({k: v for k, v in start.items() if k != OUTER_MOMENTUM})
-        self.model.to(device)
+        # Sharded (FSDP): each rank keeps its shards of the weights, on its device.
+        self.layout = shard_model(self.model, device) if ranks.sharded else None
+        if self.layout is None:
+            self.model.to(device)
         self.first_step = resume.step if resume is not None else 0
         self.corpus, self.batches = corpus, node_batches(spec, corpus, self.first_step)
         self.val = validation_batches(
@@ -292,9 +296,9 @@ class _NodeRun:
             self.model, spec.train, total_steps=self.total, device=device, start_step=self.first_step
         )
         probe_batch = self.val[rank % len(self.val)]
-        self.probe = (
-            Probe(self.model, probe_batch, device, spec.train.bf16) if spec.policy.check_loss and ranks.lead else None
-        )
+        # The held-out probe needs the whole model on the lead: not on a sharded node.
+        probing = spec.policy.check_loss and ranks.lead and not ranks.sharded
+        self.probe = Probe(self.model, probe_batch, device, spec.train.bf16) if probing else None
         self.ctx = RoundContext(
             exchange,
             spec.session,
@@ -307,6 +311,8 @@ class _NodeRun:
             identity,
         )
         momentum = resume.state.get(OUTER_MOMENTUM) if resume is not None else None
+        if momentum is not None and self.layout is not None:
+            momentum = self.layout.local_of(momentum.float()).to(device)
         self.sync = make_sync(
             self.model,
             self.trainer,
@@ -314,8 +320,9 @@ class _NodeRun:
             momentum=momentum,
             lent=self.ctx.lent,
             error_feedback=spec.error_feedback and spec.wire_dtype != "float32",
+            sharded=ranks.sharded,
         )
-        if ranks.size > 1:
+        if ranks.size > 1 and not ranks.sharded:
             self.trainer.data_parallel()
         self.staging = Staging()
         self.base_hash = self._fingerprint()
@@ -381,8 +388,11 @@ class _NodeRun:
                 self.reporter.log(metrics, step + 1)
                 window_start, window_tokens = time.perf_counter(), 0
 
-        # The model holds the swarm's global weights; the lead's figures are the node's.
-        val_loss, val_accuracy = trainer.evaluate(self.val) if self.ranks.lead else (math.nan, math.nan)
+        # The model holds the swarm's global weights; the lead's figures are the node's (a
+        # sharded model evaluates on all its ranks together).
+        evaluating = self.ranks.lead or self.ranks.sharded
+        val_loss, val_accuracy = trainer.evaluate(self.val) if evaluating else (math.nan, math.nan)
+        state = self._weights()
         self.ranks.close()
         return NodeResult(
             node_id=spec.node_id,
@@ -391,7 +401,7 @@ class _NodeRun:
             val_loss=val_loss,
             val_bits_per_byte=self.corpus.bits_per_byte(val_loss),
             val_accuracy=val_accuracy,
-            state=cpu_state(self.model),
+            state=state,
             model_hash=self.base_hash,
             bytes_sent=self.exchange.bytes_sent,
             bytes_received=self.exchange.bytes_received,
@@ -433,7 +443,15 @@ class _NodeRun:
 
     def _fingerprint(self) -> str:
         """The base hash, which only the lead (the one that proposes) needs."""
+        if self.layout is not None:
+            full = self.layout.gather(self.sync.global_params())
+            return fingerprint(full, self.staging) if full is not None else ""
         return fingerprint(self.sync.global_params(), self.staging) if self.ranks.lead else ""
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        """The model's weights on the CPU: a sharded model's gathered on the lead (every rank
+        takes part; the others get an empty dict)."""
+        return full_state(self.model) if self.layout is not None else cpu_state(self.model)
 
     def _round(
         self,
@@ -447,6 +465,8 @@ class _NodeRun:
         """A round with this node's ``update``; the held-out probe (if on) judges each proposal
         by the loss of ``base - scale * proposal``; the merged update goes ``into`` if given.
         The lead runs it; every rank gets its outcome (engine.ranks)."""
+        if self.layout is not None:
+            return self._sharded_round(step, loss, update, into)
         if not self.ranks.lead:
             return self.ranks.share(None, update, into)
         spec, probe = self.spec, self.probe
@@ -469,6 +489,39 @@ class _NodeRun:
         ).run()
         return self.ranks.share(outcome, update, into)
 
+    def _sharded_round(
+        self, step: int, loss: torch.Tensor, update: torch.Tensor, into: torch.Tensor | None
+    ) -> RoundOutcome:
+        """A round of a sharded node: the lead proposes the whole update (gathered from the
+        ranks' shards, on its CPU); each rank gets its shard of the merged one ``into``."""
+        assert self.layout is not None
+        assert into is not None
+        whole = self.layout.gather(update)
+        outcome = None
+        if whole is not None:
+            spec = self.spec
+            outcome = Round(
+                self.ctx,
+                self.rounds,
+                whole,
+                base_hash=self.base_hash,
+                meta={"step": step, "samples": spec.train.batch_size * (step + 1), "loss": float(loss)},
+                judge=lambda updates: judge(
+                    updates, voter=spec.node_id, kappa=spec.policy.kappa, epsilon=spec.policy.epsilon
+                ),
+            ).run()
+        shared = self.ranks.share_object(
+            (dataclasses.replace(outcome, aggregate=None, merged_own=None), outcome.aggregate is not None)
+            if outcome is not None
+            else None
+        )
+        assert shared is not None
+        header, merged = shared
+        if merged:
+            self.layout.scatter(outcome.aggregate if outcome is not None else None, into)
+            header.aggregate = into
+        return header
+
     def _record(self, outcome: RoundOutcome, step: int) -> None:
         """After a round (and its outer step): record it under the new base hash, report it."""
         self.rounds += 1
@@ -486,10 +539,20 @@ class _NodeRun:
                 outcome.partition,
             )
         )
-        self.reporter.round(outcome, self.base_hash, self._global_state, step + 1)
+        if self.layout is None:
+            self.reporter.round(outcome, self.base_hash, self._global_state, step + 1)
+            return
+        # A sharded node gathers the state (all its ranks together) for the lead to keep.
+        state = self._global_state() if outcome.committed else {}
+        self.reporter.round(outcome, self.base_hash, lambda: state, step + 1)
 
     def _global_state(self) -> dict[str, torch.Tensor]:
-        state = cpu_state(self.model)
-        if self.sync.momentum is not None:
-            state[OUTER_MOMENTUM] = self.sync.momentum.detach().cpu().clone()
+        """The swarm's state as this node holds it: its weights and outer momentum (gathered to
+        the lead where sharded)."""
+        state = self._weights()
+        momentum = self.sync.momentum
+        if momentum is not None:
+            whole = self.layout.gather(momentum) if self.layout is not None else momentum.detach().cpu().clone()
+            if whole is not None:
+                state[OUTER_MOMENTUM] = whole
         return state

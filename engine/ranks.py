@@ -16,6 +16,7 @@ the ranks (torch's elastic launcher: ``training.ranks``).
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -30,10 +31,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Ranks:
-    """This process's place in its node: rank ``rank`` of ``size`` (alone: rank 0 of 1)."""
+    """This process's place in its node: rank ``rank`` of ``size`` (alone: rank 0 of 1).
+    ``sharded``: the node's model is sharded over its ranks (FSDP: engine.sharding), else
+    each rank holds all of it (DDP)."""
 
     rank: int = 0
     size: int = 1
+    sharded: bool = False
 
     @property
     def lead(self) -> bool:
@@ -41,14 +45,19 @@ class Ranks:
         return self.rank == 0
 
     @classmethod
-    def joined(cls, device: torch.device) -> Ranks:
+    def joined(cls, device: torch.device, *, sharded: bool = False) -> Ranks:
         """This process's ranks in the default process group, starting it from the environment
         the launcher set (MASTER_ADDR, RANK, WORLD_SIZE...) if it is not yet started."""
         if not dist.is_initialized():
             if device.type == "cuda":
                 torch.cuda.set_device(device)
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo", device_id=_device_id(device))
-        return cls(dist.get_rank(), dist.get_world_size())
+        size = dist.get_world_size()
+        if device.type == "cpu":
+            # The host's cores shared among its ranks (as torchrun's OMP_NUM_THREADS=1 default
+            # intends), not each rank's intra-op threads on all of them.
+            torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // size))
+        return cls(dist.get_rank(), size, sharded and size > 1)
 
     def check(self, batch_size: int) -> None:
         if batch_size < self.size:

@@ -26,6 +26,7 @@ from torch.nn.utils import parameters_to_vector
 from engine.config import Strategy
 from engine.model import GPT
 from engine.rounds import RoundOutcome
+from engine.sharding import check_shardable, local_tensors
 from engine.trainer import Trainer
 from engine.vectors import buffer_like, chunks, copy_into, flatten_parameters
 
@@ -139,9 +140,16 @@ class OuterSync:
         momentum: torch.Tensor | None = None,
         lent: Callable[[int], bool] = lambda index: False,
         error_feedback: bool = False,
+        sharded: bool = False,
     ) -> None:
         self.trainer, self.strategy, self.lent = trainer, strategy, lent
-        self.weights = flatten_parameters(model)
+        # A sharded model's weights (FSDP) stay FSDP's: the round works on a copy of this
+        # rank's shards, read before the round and written back after it.
+        self.shards = local_tensors(model) if sharded else None
+        if self.shards is not None:
+            self.weights = torch.cat([t.detach().reshape(-1).float() for t in self.shards])
+        else:
+            self.weights = flatten_parameters(model)
         self.outer = OuterOptimizer(self.weights, strategy)
         if momentum is not None:
             self.outer.resume(momentum)
@@ -161,6 +169,8 @@ class OuterSync:
         self.trainer.step()
         if not self.due(step, last):
             return None
+        if self.shards is not None:
+            torch.cat([t.detach().reshape(-1) for t in self.shards], out=self.weights)
         delta = torch.sub(self.outer.params, self.weights, out=self._free_delta())
         if self.residual is not None:
             delta += self.residual
@@ -175,6 +185,8 @@ class OuterSync:
             self.outer.step(outcome.aggregate, self.weights, final=last)
         else:
             self.weights.copy_(self.outer.params)
+        if self.shards is not None:
+            copy_into(self.shards, self.weights)
         return outcome
 
     def _free_delta(self) -> torch.Tensor:
@@ -193,11 +205,16 @@ def make_sync(
     momentum: torch.Tensor | None = None,
     lent: Callable[[int], bool] = lambda index: False,
     error_feedback: bool = False,
+    sharded: bool = False,
 ) -> GradientSync | OuterSync:
     """The strategy's Sync, which flattens the model's weights into one vector (see
     engine.vectors); ``momentum``: the outer optimizer's state to resume from, if any;
     ``lent(index)``: whether the exchange still lends out what was proposed in round ``index``;
-    ``error_feedback``: carry what a lossy wire format rounds away into the next round (OuterSync)."""
+    ``error_feedback``: carry what a lossy wire format rounds away into the next round (OuterSync);
+    ``sharded``: the model is sharded over the node's ranks (engine.sharding): the outer state
+    is this rank's shard of it."""
+    if sharded:
+        check_shardable(strategy, error_feedback=error_feedback)
     if strategy.exchanges_gradients:
         return GradientSync(model, trainer)
-    return OuterSync(model, trainer, strategy, momentum, lent, error_feedback)
+    return OuterSync(model, trainer, strategy, momentum, lent, error_feedback, sharded)

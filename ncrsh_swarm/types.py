@@ -43,7 +43,8 @@ class Node:
     performance: Performance = field(default_factory=Performance)
     config: dict[str, Any] | None = None
     memory_total: int | None = None  # bytes of its training device's memory (the node's detail only)
-    gpus: list[dict[str, Any]] = field(default_factory=list)  # [{index, name, memory_total}] (the detail only)
+    # [{index, name, memory_total, memory_used, utilization}], in the detail only
+    gpus: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod

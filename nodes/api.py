@@ -77,6 +77,12 @@ class GpuSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="as nvidia-smi numbers it on the host")
     name = serializers.CharField()
     memory_total = serializers.IntegerField(help_text="bytes")
+    memory_used = serializers.IntegerField(allow_null=True, required=False, help_text="bytes, at its last heartbeat")
+    utilization = serializers.FloatField(
+        allow_null=True,
+        required=False,
+        help_text="busy share of the last sample period (0 to 1), at its last heartbeat",
+    )
 
 
 class NodeDetailOutputSerializer(NodeOutputSerializer):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from typing import Any
+
+FIGURES = "memory.total,memory.used,utilization.gpu"
 
 
 def host_memory() -> int | None:
@@ -16,18 +19,17 @@ def host_memory() -> int | None:
         return None
 
 
-def gpus(device: str) -> list[dict[str, Any]]:
-    """The GPUs behind ``device`` as nvidia-smi describes them: ``[{"index", "name",
-    "memory_total" (bytes)}]``; empty for ``cpu``, and when it cannot be told."""
-    if not device.startswith("cuda"):
-        return []
+def gpus(*devices: str) -> list[dict[str, Any]]:
+    """The GPUs behind ``devices`` (``cuda:N``), in one nvidia-smi call, as it describes them
+    now: ``[{"index", "name", "memory_total", "memory_used" (bytes), "utilization" (0 to 1)}]``;
+    empty for ``cpu``, and when it cannot be told (a figure it cannot give, "[N/A]", is None)."""
+    indexes = [device.split(":", 1)[1] if ":" in device else "0" for device in devices if device.startswith("cuda")]
     smi = shutil.which("nvidia-smi")
-    index = device.split(":", 1)[1] if ":" in device else "0"
-    if smi is None or not index.isdigit():
+    if smi is None or not indexes or not all(index.isdigit() for index in indexes):
         return []
     try:
-        answer = subprocess.run(  # noqa: S603 - nvidia-smi by its path, a GPU index of digits
-            [smi, "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits", "-i", index],
+        answer = subprocess.run(  # noqa: S603 - nvidia-smi by its path, GPU indexes of digits
+            [smi, f"--query-gpu=index,name,{FIGURES}", "--format=csv,noheader,nounits", "-i", ",".join(indexes)],
             capture_output=True,
             text=True,
             timeout=10,
@@ -36,17 +38,23 @@ def gpus(device: str) -> list[dict[str, Any]]:
         found = []
         for line in answer.stdout.strip().splitlines():
             number, rest = line.split(",", 1)
-            name, mib = rest.rsplit(",", 1)  # a name may hold commas; the memory is last
-            found.append({"index": int(number), "name": name.strip(), "memory_total": int(mib) << 20})
+            name, total, used, busy = rest.rsplit(",", 3)  # a name may hold commas; the figures are last
+            found.append(
+                {
+                    "index": int(number),
+                    "name": name.strip(),
+                    "memory_total": int(total) << 20,
+                    "memory_used": _figure(used, lambda mib: int(mib) << 20),
+                    "utilization": _figure(busy, lambda percent: int(percent) / 100),
+                }
+            )
         return found
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return []
 
 
-def device_memory(device: str) -> int | None:
-    """Bytes of memory of ``device`` (``cpu``: the host's; ``cuda:N``: that GPU's, from
-    nvidia-smi); None when it cannot be told."""
-    if not device.startswith("cuda"):
-        return host_memory()
-    found = gpus(device)
-    return found[0]["memory_total"] if found else None
+def _figure(text: str, read: Callable[[str], Any]) -> Any:
+    try:
+        return read(text.strip())
+    except ValueError:
+        return None

@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -35,15 +36,24 @@ def _control_plane_latency_ms() -> float:
 
 
 class Heartbeat(threading.Thread):
-    def __init__(self, node_ids: list[str], *, sweep: Callable[[], object]) -> None:
+    """``gpus``: what the beat reports of the nodes' GPUs (a worker's: nodes.hardware.gpus)."""
+
+    def __init__(
+        self,
+        node_ids: list[str],
+        *,
+        sweep: Callable[[], object],
+        gpus: Callable[[], list[dict[str, Any]]] = list,
+    ) -> None:
         super().__init__(name="ncrsh-heartbeat", daemon=True)
-        self.node_ids, self.sweep = list(node_ids), sweep
+        self.node_ids, self.sweep, self.gpus = list(node_ids), sweep, gpus
         self.stopped = threading.Event()
 
     def beat(self) -> None:
         performance = {"memory_usage": _memory_usage(), "network_latency": _control_plane_latency_ms()}
+        gpus = self.gpus()
         for node_id in self.node_ids:
-            node_heartbeat(node_id=node_id, performance=performance)
+            node_heartbeat(node_id=node_id, performance=performance, gpus=gpus)
         self.sweep()
 
     def run(self) -> None:

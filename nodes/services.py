@@ -85,9 +85,16 @@ def node_register(
     return node
 
 
-def node_heartbeat(*, node_id: str, performance: dict[str, float | None]) -> bool:
-    """Record that the node is alive; returns False if it no longer exists (deleted)."""
-    fields = {k: v for k, v in performance.items() if k in ("training_speed", "memory_usage", "network_latency")}
+def node_heartbeat(
+    *, node_id: str, performance: dict[str, float | None], gpus: list[dict[str, Any]] | None = None
+) -> bool:
+    """Record that the node is alive (with its GPUs' figures now, if it has GPUs); returns False
+    if it no longer exists (deleted)."""
+    fields: dict[str, Any] = {
+        k: v for k, v in performance.items() if k in ("training_speed", "memory_usage", "network_latency")
+    }
+    if gpus:
+        fields["gpus"] = gpus
     updated = Node.objects.filter(id=node_id).update(last_seen=timezone.now(), updated_at=timezone.now(), **fields)
     # A node marked offline by a missed beat comes back.
     if Node.objects.filter(id=node_id, status=NodeStatus.OFFLINE).update(status=NodeStatus.ACTIVE):

@@ -66,12 +66,12 @@ def worker(args: argparse.Namespace) -> None:
 
     from training.worker import WorkerDevices, run_worker
 
-    if settings.EMBEDDED:
-        raise SystemExit("ncrsh: a worker needs REDIS_URL (the fleet's broker) and DATABASE_URL (its registry)")
     try:
-        devices = WorkerDevices.parse(device=args.device, gpus=args.gpus, nproc=args.nproc)
+        devices = WorkerDevices.parse(device=args.device, gpus=args.gpus, nproc=args.nproc, fsdp=args.fsdp)
     except ValueError as exc:
         raise SystemExit(f"ncrsh worker: {exc}") from None
+    if settings.EMBEDDED:
+        raise SystemExit("ncrsh: a worker needs REDIS_URL (the fleet's broker) and DATABASE_URL (its registry)")
     run_worker(node=args.node, devices=devices, loglevel=args.loglevel)
 
 
@@ -142,9 +142,14 @@ def add_server_commands(commands: Any) -> None:
     )
     worker_parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default: cpu)")
     worker_parser.add_argument(
-        "--gpus", help="one node on these GPUs, e.g. 0,1,2,3: one process each, data parallel (DDP over NCCL)"
+        "--gpus", help="one node on these GPUs, e.g. 0,1,2,3: one process each, data parallel over NCCL"
     )
-    worker_parser.add_argument("--nproc", type=int, help="one node of N CPU processes, data parallel (DDP over gloo)")
+    worker_parser.add_argument("--nproc", type=int, help="one node of N CPU processes, data parallel over gloo")
+    worker_parser.add_argument(
+        "--fsdp",
+        action="store_true",
+        help="shard every model over the node's processes (FSDP); by default only one too large for one GPU",
+    )
     worker_parser.add_argument("--loglevel", default="INFO")
     worker_parser.set_defaults(handler=worker)
     data_parser = commands.add_parser("data", help="prepared datasets (token shards)")

@@ -92,6 +92,7 @@ class RankRun:
     token: str
     start: RunStart
     devices: tuple[str, ...]
+    sharded: bool = False  # FSDP, else DDP
     verdict: str = ""
 
     def to_json(self) -> str:
@@ -153,10 +154,10 @@ def rank_main(job: RankRun) -> None:
     from training.runtime import failure_reason, follow_run, lead_run
 
     device = torch.device(job.devices[int(os.environ["LOCAL_RANK"])])
-    ranks = Ranks.joined(device)
+    ranks = Ranks.joined(device, sharded=job.sharded)
     print(
-        f"ncrsh worker: node {job.node_id}, {job.session_id}: rank {ranks.rank} of {ranks.size} on {device},"
-        f" pid {os.getpid()}",
+        f"ncrsh worker: node {job.node_id}, {job.session_id}: rank {ranks.rank} of {ranks.size} on {device}"
+        f" ({'FSDP' if ranks.sharded else 'DDP'}), pid {os.getpid()}",
         flush=True,
     )
     session = TrainingSession.objects.select_related("initial_checkpoint").get(id=job.session_id)

@@ -23,8 +23,10 @@ from engine.checkpoint import save_checkpoint
 from engine.data import Corpus
 from engine.exchange import Exchange, InMemoryExchange, MemoryStore, RedisExchange
 from engine.files import read_metadata
+from engine.memory import training_memory
 from engine.node import NodeResult, NodeSpec, node_total_steps, train_node
 from engine.ranks import Ranks
+from engine.sharding import check_shardable
 from engine.tokenizer import Tokenizer
 from models_store.dataset_services import dataset_local
 from models_store.selectors import checkpoint_path
@@ -32,11 +34,12 @@ from models_store.services import checkpoint_register, snapshot_latest
 from ncrsh_site.api import finite
 from ncrsh_site.errors import ConsensusFailed, DomainError
 from nodes.identity import node_identity
+from nodes.models import Node
 from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
 from training.ranks import RankRun, RunStart, launch_ranks
 from training.reporting import DatabaseLedger, DatabaseReporter, run_pulse, run_reporter
-from training.services import StaleRun, run_finish, run_lost, session_members_fix, stop_requested
-from training.worker import worker_devices, worker_exit
+from training.services import ADMIT_FRACTION, StaleRun, run_finish, run_lost, session_members_fix, stop_requested
+from training.worker import worker_devices, worker_exit, worker_fsdp
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +211,8 @@ def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
         if len(devices) == 1:
             lead_run(session, run, token, start, devices[0], Ranks())
             return
-        ended = launch_ranks(RankRun(session.id, run.node_id, token, start, tuple(map(str, devices))))
+        sharded = _sharded(session, spec, devices)
+        ended = launch_ranks(RankRun(session.id, run.node_id, token, start, tuple(map(str, devices)), sharded))
         if ended is None:
             return
         if not ended.lost:
@@ -216,6 +220,29 @@ def _train_run(session: TrainingSession, run: NodeRun, token: str) -> None:
         elif run_lost(run_id=run.id, claim=token, error=ended.reason):
             logger.error("run of %s in %s: %s; the worker leaves the swarm", run.node_id, session.id, ended.reason)
             worker_exit(f"node {run.node_id}: {ended.reason} in {session.id}")
+
+
+def _sharded(session: TrainingSession, spec: NodeSpec, devices: list[torch.device]) -> bool:
+    """Whether the node's ranks shard the model (FSDP) rather than each hold it (DDP): when its
+    worker asks for it (--fsdp), or when training it needs more than ADMIT_FRACTION of the
+    node's smallest GPU (engine.memory, the admission's estimate, at a rank's share of the
+    batch). What the ranks would refuse is refused here, before they start."""
+    Ranks(0, len(devices)).check(spec.train.batch_size)
+    plan = session.plan
+    sharded = worker_fsdp()
+    if not sharded and devices[0].type == "cuda":
+        need = training_memory(
+            plan.model,
+            batch_size=-(-plan.train.batch_size // len(devices)),
+            members=len(spec.members),
+            wire_dtype=plan.wire_dtype,
+        )
+        gpus = Node.objects.get(id=spec.node_id).gpus
+        smallest = min((int(gpu["memory_total"]) for gpu in gpus), default=None)
+        sharded = smallest is not None and need.total_bytes > ADMIT_FRACTION * smallest
+    if sharded:
+        check_shardable(plan.strategy)
+    return sharded
 
 
 def follow_run(session: TrainingSession, run: NodeRun, start: RunStart, device: torch.device, ranks: Ranks) -> None:

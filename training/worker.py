@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -15,7 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from engine.identity import public_key_hex
-from nodes.hardware import device_memory, gpus, host_memory
+from nodes.hardware import gpus, host_memory
 from nodes.heartbeat import Heartbeat
 from nodes.identity import node_private_key
 from nodes.services import node_leave, node_register, stable_node_id
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 # Set by `ncrsh worker` for its Celery child: the node's devices, one per rank ("cuda:0,cuda:1",
 # "cpu,cpu"), and the file where a child that lost a rank says why the worker must exit.
 DEVICES_ENV = "NCRSH_NODE_DEVICES"
+FSDP_ENV = "NCRSH_NODE_FSDP"
 EXIT_REASON_ENV = "NCRSH_WORKER_EXIT_REASON"
 
 
@@ -34,6 +36,11 @@ def worker_devices() -> list[str]:
     """This worker's devices, one per rank, as `ncrsh worker` set them (none: not under it)."""
     named = os.environ.get(DEVICES_ENV, "")
     return named.split(",") if named else []
+
+
+def worker_fsdp() -> bool:
+    """Whether `ncrsh worker --fsdp` asked for every model to be sharded over its ranks."""
+    return os.environ.get(FSDP_ENV) == "1"
 
 
 def worker_exit(reason: str) -> None:
@@ -86,10 +93,20 @@ class WorkerDevices:
     ranks: tuple[str, ...]
     visible: str | None
     physical: tuple[str, ...]
+    fsdp: bool = False  # shard every model over the ranks (else only one too large for one GPU)
 
     @classmethod
-    def parse(cls, *, device: str = "cpu", gpus: str | None = None, nproc: int | None = None) -> WorkerDevices:
+    def parse(
+        cls, *, device: str = "cpu", gpus: str | None = None, nproc: int | None = None, fsdp: bool = False
+    ) -> WorkerDevices:
         """From the worker's options; ValueError with what to change."""
+        parsed = cls._parse(device=device, gpus=gpus, nproc=nproc)
+        if fsdp and len(parsed.ranks) < 2:
+            raise ValueError("--fsdp shards the model over the node's processes: give it --gpus 0,1,... or --nproc 2+")
+        return dataclasses.replace(parsed, fsdp=fsdp)
+
+    @classmethod
+    def _parse(cls, *, device: str, gpus: str | None, nproc: int | None) -> WorkerDevices:
         if gpus is not None:
             if nproc is not None or device != "cpu":
                 raise ValueError("--gpus names the node's devices: give it without --device or --nproc")
@@ -114,14 +131,21 @@ class WorkerDevices:
             raise ValueError(f"--device is cpu or cuda:N, got {device!r}")
         return cls("cpu", ("cpu",), None, ("cpu",))
 
-    def memory_per_rank(self) -> int | None:
-        """What one rank may use: each holds a whole replica (DDP), on its own GPU, or in the
-        host's memory that the CPU ranks share. None when it cannot be told."""
-        memories = [device_memory(device) for device in self.physical]
-        if any(memory is None for memory in memories):
+    def gpus(self) -> list[dict[str, Any]]:
+        """Its GPUs as nvidia-smi describes them now (none on CPUs)."""
+        return gpus(*self.physical)
+
+    def memory(self) -> int | None:
+        """What a session may plan to use on this node: its GPUs' memory together (a model too
+        large for one of them is sharded over them, FSDP), or the host's for CPU ranks, of which
+        each holds a whole replica (DDP) unless --fsdp. None when it cannot be told."""
+        if self.visible is not None:
+            found = self.gpus()
+            return sum(gpu["memory_total"] for gpu in found) if len(found) == len(self.physical) else None
+        host = host_memory()
+        if host is None:
             return None
-        least = min(memory for memory in memories if memory is not None)
-        return least if self.visible is not None else least // len(self.ranks)
+        return host if self.fsdp else host // len(self.ranks)
 
 
 def run_worker(*, node: str | None, devices: WorkerDevices, loglevel: str = "INFO") -> None:
@@ -136,12 +160,13 @@ def run_worker(*, node: str | None, devices: WorkerDevices, loglevel: str = "INF
     if devices.visible is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices.visible
     os.environ[DEVICES_ENV] = ",".join(devices.ranks)
+    os.environ[FSDP_ENV] = "1" if devices.fsdp else ""
     node_register(
         node_id=node_id,
         address=f"{host}/{devices.label}",
         claim=node is not None,
-        memory_total=devices.memory_per_rank(),
-        gpus=[gpu for device in devices.physical for gpu in gpus(device)],
+        memory_total=devices.memory(),
+        gpus=devices.gpus(),
         public_key=public_key_hex(node_private_key(node_id)),
     )
     rejoined = runs_rejoin(node_id=node_id, dispatch=dispatch_run)
@@ -150,7 +175,7 @@ def run_worker(*, node: str | None, devices: WorkerDevices, loglevel: str = "INF
     joined = session_admit(node_id=node_id, dispatch=dispatch_run)
     if joined:
         print(f"ncrsh worker: node {node_id} joins {joined} at a round boundary", flush=True)
-    heartbeat = Heartbeat([node_id], sweep=sweep_due)
+    heartbeat = Heartbeat([node_id], sweep=sweep_due, gpus=devices.gpus)
     heartbeat.start()
     options: dict[str, Any] = {
         "hostname": f"{node_id}@{host}",
@@ -162,6 +187,7 @@ def run_worker(*, node: str | None, devices: WorkerDevices, loglevel: str = "INF
         "without_gossip": True,
     }
     shown = devices.label if len(devices.ranks) == 1 else f"{devices.label}: {len(devices.ranks)} processes"
+    shown += ", FSDP" if devices.fsdp else ""
     print(f"ncrsh worker: node {node_id} on {host} ({shown}), broker {settings.CELERY_BROKER_URL}", flush=True)
     with tempfile.TemporaryDirectory(prefix="ncrsh-worker-") as scratch:
         exit_reason = Path(scratch) / "exit-reason"

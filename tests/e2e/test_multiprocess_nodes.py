@@ -23,8 +23,9 @@ SESSION = {"max_steps": 30, "local_steps": 10, "batch_size": 8}
 
 
 @pytest.fixture
-def fleet(server_home: Path) -> Iterator[Fleet]:
-    with running_fleet(server_home, workers=2, worker_args=TWO_RANKS) as running:
+def fleet(server_home: Path, request: pytest.FixtureRequest) -> Iterator[Fleet]:
+    """Two workers of two CPU processes each (DDP; with a parameter, these worker arguments)."""
+    with running_fleet(server_home, workers=2, worker_args=getattr(request, "param", TWO_RANKS)) as running:
         yield running
 
 
@@ -45,21 +46,24 @@ def _completed(fleet: Fleet, session_id: str, timeout: float = 300) -> dict[str,
     return session
 
 
-def _rank_pid(fleet: Fleet, node_id: str, session_id: str, rank: int) -> int:
+def _rank_pid(fleet: Fleet, node_id: str, session_id: str, rank: int, mode: str = "DDP") -> int:
     log = (Path(fleet.env["NCRSH_HOME"]) / f"worker-{node_id}.log").read_text()
-    found = re.findall(rf"node {node_id}, {session_id}: rank {rank} of 2 on cpu, pid (\d+)", log)
+    found = re.findall(rf"node {node_id}, {session_id}: rank {rank} of 2 on cpu \({mode}\), pid (\d+)", log)
     assert found, f"no rank {rank} of {node_id} in its log"
     return int(found[-1])
 
 
-def test_two_nodes_of_two_processes_train_as_one_process_each_on_the_whole_batch(fleet: Fleet) -> None:
+@pytest.mark.parametrize(
+    ("fleet", "mode"), [(TWO_RANKS, "DDP"), ((*TWO_RANKS, "--fsdp"), "FSDP")], ids=["ddp", "fsdp"], indirect=["fleet"]
+)
+def test_two_nodes_of_two_processes_train_as_one_process_each_on_the_whole_batch(fleet: Fleet, mode: str) -> None:
     session_id = fleet.train(**SESSION)
     two = _completed(fleet, session_id)
     history = fleet.client.get(two["rounds"]["history"], params={"limit": 100}).json()["decisions"]
     assert len(history) == 3
     assert all(decision["confirmed_by"] == sorted(fleet.workers) for decision in history)
     for node_id in sorted(fleet.workers):
-        assert _rank_pid(fleet, node_id, session_id, 1)  # it did train in two processes
+        assert _rank_pid(fleet, node_id, session_id, 1, mode)  # it did train in two processes, so
 
     for node_id in sorted(fleet.workers):  # the same nodes, now of one process each
         fleet.stop(node_id)

@@ -786,7 +786,14 @@ export interface components {
             index: number;
             /** @description bytes */
             memory_total: number;
+            /** @description bytes, at its last heartbeat */
+            memory_used?: number | null;
             name: string;
+            /**
+             * Format: double
+             * @description busy share of the last sample period (0 to 1), at its last heartbeat
+             */
+            utilization?: number | null;
         };
         /** @description The paging fields of a list-shaped response (subclass to add its rows). */
         History: {
