@@ -462,16 +462,27 @@ class _NodeRun:
         scale: float,
         into: torch.Tensor | None,
     ) -> RoundOutcome:
-        """A round with this node's ``update``; the held-out probe (if on) judges each proposal
-        by the loss of ``base - scale * proposal``; the merged update goes ``into`` if given.
-        The lead runs it; every rank gets its outcome (engine.ranks)."""
+        """A round with this node's ``update``, run by the lead; every rank gets its outcome
+        (engine.ranks), and the merged update goes ``into`` if given."""
         if self.layout is not None:
             return self._sharded_round(step, loss, update, into)
-        if not self.ranks.lead:
-            return self.ranks.share(None, update, into)
+        outcome = self._lead_round(step, loss, update, base, scale, into) if self.ranks.lead else None
+        return self.ranks.share(outcome, update, into)
+
+    def _lead_round(
+        self,
+        step: int,
+        loss: torch.Tensor,
+        update: torch.Tensor,
+        base: torch.Tensor,
+        scale: float,
+        into: torch.Tensor | None,
+    ) -> RoundOutcome:
+        """The round with the swarm; the held-out probe (if on) judges each proposal by the loss
+        of ``base - scale * proposal``."""
         spec, probe = self.spec, self.probe
         base_loss = probe.loss(base) if probe else None
-        outcome = Round(
+        return Round(
             self.ctx,
             self.rounds,
             update,
@@ -487,29 +498,17 @@ class _NodeRun:
             ),
             into=into,
         ).run()
-        return self.ranks.share(outcome, update, into)
 
     def _sharded_round(
         self, step: int, loss: torch.Tensor, update: torch.Tensor, into: torch.Tensor | None
     ) -> RoundOutcome:
         """A round of a sharded node: the lead proposes the whole update (gathered from the
-        ranks' shards, on its CPU); each rank gets its shard of the merged one ``into``."""
+        ranks' shards, on its CPU; no probe: it needs the whole model); each rank gets its shard
+        of the merged one ``into``."""
         assert self.layout is not None
         assert into is not None
         whole = self.layout.gather(update)
-        outcome = None
-        if whole is not None:
-            spec = self.spec
-            outcome = Round(
-                self.ctx,
-                self.rounds,
-                whole,
-                base_hash=self.base_hash,
-                meta={"step": step, "samples": spec.train.batch_size * (step + 1), "loss": float(loss)},
-                judge=lambda updates: judge(
-                    updates, voter=spec.node_id, kappa=spec.policy.kappa, epsilon=spec.policy.epsilon
-                ),
-            ).run()
+        outcome = self._lead_round(step, loss, whole, whole, 1.0, None) if whole is not None else None
         shared = self.ranks.share_object(
             (dataclasses.replace(outcome, aggregate=None, merged_own=None), outcome.aggregate is not None)
             if outcome is not None

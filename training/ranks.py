@@ -1,15 +1,17 @@
 """A node of several processes (``ncrsh worker --gpus 0,1`` or ``--nproc N``): its run is
-trained by N ranks, one per device, on torch.distributed (NCCL on GPUs, gloo on CPUs);
-engine.ranks is how they train as one member.
+trained by N ranks, one per device, on torch.distributed (NCCL on GPUs, gloo on CPUs), each
+holding the model (DDP) or a shard of it (FSDP); engine.ranks and engine.sharding are how they
+train as one member.
 
 The process that claimed the run (the Celery task's) fixes where it starts (``RunStart``) and
 runs the node's agent, ``python -m training.rank_agent``: torch's elastic launcher in a process
 of its own (a Celery child is daemonic, and may not start processes through multiprocessing),
-which starts the ranks (``rank_main``) and watches them. Rank 0 trains with the swarm and
-records the end of the run, as a node of one process does. A rank that dies takes its node's
-run down with it (the launcher stops the other ranks): the run goes offline with the reason,
-the worker leaves the swarm and exits with status 1, and once restarted (by its supervisor) it
-rejoins, as a killed worker does.
+which starts the ranks (``rank_main``) and watches them. Rank 0, the lead, trains with the swarm
+and records the end of the run, as a node of one process does. When the ranks end early, the
+claiming process tells why (``RanksEnded``): the lead's own failure (it left its reason in the
+job's verdict file) fails the run with that reason; any other, a rank that died, takes the
+node out (runtime: the run goes offline, the worker exits with status 1 and rejoins once
+restarted).
 
 Imported by ``training.runtime`` when a run starts, never by the web process (torch).
 """

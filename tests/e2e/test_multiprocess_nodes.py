@@ -98,3 +98,15 @@ def test_a_killed_rank_takes_its_node_out_the_swarm_goes_on_and_the_restarted_wo
     session = _completed(fleet, session_id, timeout=600)
     history = fleet.client.get(session["rounds"]["history"], params={"limit": 1000}).json()["decisions"]
     assert victim in max(history, key=lambda d: d["round"])["confirmed_by"]
+
+
+def test_a_run_that_fails_of_itself_fails_with_its_reason_and_the_workers_stay(fleet: Fleet) -> None:
+    # No operator approves: no round commits, and the lead fails the run when its steps are done.
+    session_id = fleet.train(max_steps=20, local_steps=10, deadline_s=2, require_operator_approval=True)
+    session = fleet.finished(session_id)
+    assert session["status"] == "failed"
+    for run in session["runs"]:
+        assert run["status"] == "failed"
+        assert "none of 2 rounds committed" in run["error"], run["error"]
+    assert all(worker.poll() is None for worker in fleet.workers.values())  # a failed run is not a lost rank
+    assert {fleet.client.get(f"/api/v1/nodes/{n}").json()["status"] for n in fleet.workers} == {"active"}
