@@ -5,6 +5,10 @@
 #      policy (held-out probe on), and its round cost breakdown
 #   3. engine vs plain PyTorch tokens/s and MFU at 768/12/12 and 1024/24/16 (304M), compiled
 #   4. the data loader's tokens/s against what the default preset trains on the GPU (bench.data)
+#   5. on a host of 2+ GPUs: a node of all of them (DDP, then FSDP, over NCCL) against one GPU
+#      (bench.ranks). The `ncrsh worker --gpus` session end to end needs PostgreSQL and Redis,
+#      which the device machine lacks: run tests/e2e/test_multiprocess_nodes.py on a GPU host
+#      that has them, with workers started `--gpus 0,1` instead of `--nproc 2`.
 # Sized for under 8 minutes on an H100. Its log goes to $OUT/gpu.log (device tool) or
 # bench/results/gpu.log. Python packages missing on the GPU host travel as wheels in .whl/
 # (see the device tool's README): the exchange needs redis-py, the tokenizers `tokenizers`, the
@@ -46,6 +50,10 @@ step 120 python3 -m bench.round_cost --shape 768,12,12,1024 --local-steps 50 --b
 step 120 python3 -m bench.overhead --shape 768,12,12,1024 --batch-size 16 --compile --blocks 4 --steps 10
 step 120 python3 -m bench.overhead --shape 1024,24,16,1024 --batch-size 8 --compile --blocks 4 --steps 10
 step 60 python3 -m bench.data --tokens 2e8 --steps 200
+gpus=$(nvidia-smi -L | wc -l)
+if [ "$gpus" -ge 2 ]; then
+  step 180 python3 -m bench.ranks --device cuda --nproc "$gpus" --preset default --batch-size 32 --steps 60
+fi
 cp bench/results/*.json "$LOG_DIR"/ 2>/dev/null || true
 echo
 [ "$failed" = 0 ] && echo "GPU CHECK PASSED" || echo "GPU CHECK FAILED"

@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+from torch.distributed.launcher.api import elastic_launch
 
 from bench._common import model_config, print_table, write_results
 from engine.config import Policy, TrainConfig, make_strategy
 from engine.data import Corpus
 from engine.exchange import InMemoryExchange, MemoryStore
 from engine.node import NodeSpec, NullReporter, train_node
-from engine.ranks import Ranks
+from engine.ranks import Ranks, launch_config
 
 
 class Speeds(NullReporter):
@@ -59,16 +59,7 @@ def _rank(spec: NodeSpec, device_type: str, sharded: bool) -> float:
 
 
 def launched(nproc: int, spec: NodeSpec, device_type: str, sharded: bool) -> float:
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0",
-        run_id=secrets.token_hex(4),
-        max_restarts=0,
-        monitor_interval=0.2,
-    )
+    config = launch_config(nproc, run_id=secrets.token_hex(4))
     return float(elastic_launch(config, _rank)(spec, device_type, sharded)[0])
 
 

@@ -22,11 +22,30 @@ from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+from torch.distributed.launcher.api import LaunchConfig
 
 from engine.errors import EngineError
 from engine.rounds import RoundOutcome
 
 T = TypeVar("T")
+
+# How often the launcher looks at a node's ranks: a rank that died is seen within this.
+MONITOR_S = 0.2
+
+
+def launch_config(nproc: int, run_id: str) -> LaunchConfig:
+    """torch's elastic launcher for ``nproc`` ranks of a node on this host: a rendezvous on a
+    free local port, and no restarts (a rank that dies ends the node's run)."""
+    return LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        rdzv_backend="c10d",
+        rdzv_endpoint="127.0.0.1:0",
+        run_id=run_id,
+        max_restarts=0,
+        monitor_interval=MONITOR_S,
+    )
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+from torch.distributed.launcher.api import elastic_launch
 
-from training.ranks import MONITOR_S, RankRun, rank_main
+from engine.ranks import launch_config
+from training.ranks import RankRun, rank_main
 
 RANK_DIED = 3
 
@@ -35,16 +36,7 @@ def _stop_when_orphaned(parent: int, every_s: float = 1.0) -> None:
 def main(argv: list[str]) -> int:
     job, failure = RankRun.from_json(argv[0]), Path(argv[1])
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=len(job.devices),
-        rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0",  # a free port of this host: the ranks never leave it
-        run_id=f"{job.session_id}-{job.node_id}",
-        max_restarts=0,
-        monitor_interval=MONITOR_S,
-    )
+    config = launch_config(len(job.devices), run_id=f"{job.session_id}-{job.node_id}")
     try:
         elastic_launch(config, rank_main)(job)
     except ChildFailedError as exc:

@@ -35,6 +35,7 @@ import torch
 from engine.checkpoint import load_checkpoint
 from engine.files import file_sha256
 from engine.node import Resume
+from engine.ranks import MONITOR_S
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,6 @@ class RanksEnded:
 
 # How long a failing lead waits before it says the run failed: time for the agent (which looks
 # every MONITOR_S) to see that a peer died first, and stop the lead, when that is what failed.
-MONITOR_S = 0.2
 PEER_GRACE_S = 10 * MONITOR_S
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+from torch.distributed.launcher.api import elastic_launch
 
 from engine.config import Policy, TrainConfig, make_strategy, tiny
 from engine.data import Corpus
@@ -19,7 +19,7 @@ from engine.errors import EngineError
 from engine.exchange import InMemoryExchange, MemoryStore
 from engine.model import build_model
 from engine.node import NodeSpec, NullReporter, Resume, fingerprint, train_node
-from engine.ranks import Ranks
+from engine.ranks import Ranks, launch_config
 from engine.rounds import RoundOutcome
 from engine.sharding import Layout
 from engine.vectors import params_vector
@@ -87,16 +87,7 @@ def _rank_main(spec: NodeSpec, fail_rank: int | None, sharded: bool, resume: Res
 def _launch(
     nproc: int, spec: NodeSpec, fail_rank: int | None = None, sharded: bool = False, resume: Resume | None = None
 ) -> dict[int, dict[str, Any]]:
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0",
-        run_id=secrets.token_hex(4),
-        max_restarts=0,
-        monitor_interval=0.1,
-    )
+    config = launch_config(nproc, run_id=secrets.token_hex(4))
     return dict(elastic_launch(config, _rank_main)(spec, fail_rank, sharded, resume))
 
 
