@@ -104,6 +104,14 @@ class Ranks:
             values /= self.size
         return values
 
+    def node_figures(
+        self, loss: torch.Tensor, accuracy: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The node's loss and accuracy (None: not measured) from each rank's weighted ones."""
+        figures = torch.stack([loss.float(), accuracy.float() if accuracy is not None else torch.zeros_like(loss)])
+        self.mean(figures)
+        return figures[0], (figures[1] if accuracy is not None else None)
+
     def agree(self, flag: bool, device: torch.device) -> bool:
         """Rank 0's ``flag``, on every rank."""
         if self.size == 1:

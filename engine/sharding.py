@@ -15,6 +15,7 @@ shard of the merged one. The lead holds those full vectors in host memory, never
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 
@@ -26,6 +27,7 @@ from engine.config import Strategy
 from engine.errors import EngineError
 from engine.model import GPT
 from engine.ranks import Ranks
+from engine.rounds import RoundOutcome
 
 
 def check_shardable(strategy: Strategy, *, error_feedback: bool = False) -> None:
@@ -142,3 +144,18 @@ class Layout:
         padded = torch.zeros(self.padded, dtype=local.dtype, device=local.device)
         padded[: local.numel()] = local
         return padded
+
+    def share(self, outcome: RoundOutcome | None, into: torch.Tensor) -> RoundOutcome:
+        """The lead's round ``outcome`` on every rank (the others pass None), with this rank's
+        shard of the merged update ``into``."""
+        shared = self.ranks.share_object(
+            (dataclasses.replace(outcome, aggregate=None, merged_own=None), outcome.aggregate is not None)
+            if outcome is not None
+            else None
+        )
+        assert shared is not None
+        header, merged = shared
+        if merged:
+            self.scatter(outcome.aggregate if outcome is not None else None, into)
+            header.aggregate = into
+        return header

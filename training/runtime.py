@@ -35,10 +35,11 @@ from ncrsh_site.api import finite
 from ncrsh_site.errors import ConsensusFailed, DomainError
 from nodes.identity import node_identity
 from nodes.models import Node
+from training.membership import session_members_fix
 from training.models import NodeRun, RunStatus, SessionStatus, TrainingSession
 from training.ranks import RankRun, RunStart, launch_ranks
 from training.reporting import DatabaseLedger, DatabaseReporter, run_pulse, run_reporter
-from training.services import ADMIT_FRACTION, StaleRun, run_finish, run_lost, session_members_fix, stop_requested
+from training.services import ADMIT_FRACTION, StaleRun, run_finish, run_lost, stop_requested
 from training.worker import worker_devices, worker_exit, worker_fsdp
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -129,56 +129,6 @@ def _session_create(*, request: Mapping[str, Any], dispatch: Callable[[str, str]
     for node_id in members:
         transaction.on_commit(functools.partial(dispatch, session.id, node_id))
     return session
-
-
-@transaction.atomic
-def session_members_fix(*, session_id: str, index: int) -> list[str]:
-    """Round ``index``'s members, fixed from now on: a node admitted later joins at a later
-    round. Every node asks before each round (the lead of a node of several processes)."""
-    session = TrainingSession.objects.select_for_update().get(id=session_id)
-    if index > session.members_fixed_through:
-        session.members_fixed_through = index
-        session.save(update_fields=["members_fixed_through"])
-    return session.members_at(index)
-
-
-@transaction.atomic
-def session_admit(*, node_id: str, dispatch: Callable[[str, str], None]) -> str | None:
-    """A node that comes up while a session started on every active node runs joins it, at the
-    first round whose members no node has asked for yet: it starts there from the swarm's
-    global state (runtime), on its own shard of the data. Returns the session it joined; None
-    where there is none to join (no such session, already a member, or no round left for it)."""
-    session = (
-        TrainingSession.objects.select_for_update()
-        .filter(status=SessionStatus.RUNNING, admits_nodes=True)
-        .order_by("-created_at")
-        .first()
-    )
-    if session is None or node_id in session.members:
-        return None
-    first_round = session.members_fixed_through + 1
-    total = session.runs.aggregate(total=models.Max("total_steps"))["total"]
-    if total is not None and first_round >= session.plan.strategy.rounds(total):
-        return None  # the session's last round is under way: nothing left to join
-    session.joined = [*session.joined, {"from_round": first_round, "node_id": node_id}]
-    session.save(update_fields=["joined"])
-    NodeRun.objects.create(session=session, node_id=node_id, rank=len(session.members) - 1)
-    node = Node.objects.get(id=node_id)
-    node.status = NodeStatus.TRAINING
-    node.save(update_fields=["status", "updated_at"])
-    publish_on_commit(
-        "node_joined",
-        {
-            "node_id": node.id,
-            "address": node.address,
-            "status": node.status,
-            "session_id": session.id,
-            "round": first_round,
-            "members": session.members,
-        },
-    )
-    transaction.on_commit(functools.partial(dispatch, session.id, node_id))
-    return session.id
 
 
 ADMIT_FRACTION = 0.9  # of a node's memory a session may plan to use: the rest is the runtime's

@@ -21,7 +21,8 @@ from nodes.heartbeat import Heartbeat
 from nodes.identity import node_private_key
 from nodes.services import node_leave, node_register, stable_node_id
 from training.dispatch import dispatch_run
-from training.services import runs_rejoin, session_admit, sweep_due
+from training.membership import session_admit
+from training.services import runs_rejoin, sweep_due
 
 logger = logging.getLogger(__name__)
 
